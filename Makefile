@@ -1,0 +1,52 @@
+# The single entry point: `make run`, `make test`, `make lint`.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test lint format migrate worker beat clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+# Serves the hub on $(HOST):$(PORT) with its scheduler (and a worker when REDIS_URL is set).
+# Embedded defaults need nothing but Python: SQLite, tasks in-process, beat running periodic jobs.
+run: migrate
+	@$(BIN)/python manage.py seed_demo --banner --url http://$(HOST):$(PORT)
+	@trap 'kill 0' INT TERM EXIT; \
+	  $(BIN)/celery -A clearinghouse beat --loglevel=WARNING --pidfile= & \
+	  if [ -n "$$REDIS_URL" ]; then $(BIN)/celery -A clearinghouse worker --loglevel=INFO & fi; \
+	  $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+worker: install
+	$(BIN)/celery -A clearinghouse worker --loglevel=INFO
+
+beat: install
+	$(BIN)/celery -A clearinghouse beat --loglevel=INFO --pidfile=
+
+test: install
+	DJANGO_ENV=test CELERY_TASK_ALWAYS_EAGER=true $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DJANGO_ENV=test $(BIN)/python manage.py check --fail-level WARNING
+	DJANGO_ENV=test $(BIN)/python manage.py makemigrations --check --dry-run
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) var db.sqlite3*

@@ -1,0 +1,61 @@
+"""Per-partner rate limits: a fixed-window counter in the cache, one increment per request.
+
+A burst from one partner answers 429 with Retry-After to that partner only. When the cache is down
+the limiter lets requests through (logging it) rather than failing them: throttling protects the hub,
+it must not become the outage.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.throttling import BaseThrottle
+
+logger = logging.getLogger(__name__)
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    count, _, period = rate.partition("/")
+    return int(count), _PERIODS[period.strip()[0].lower()]
+
+
+class PartnerRateThrottle(BaseThrottle):
+    """Limits requests per partner and scope; a view picks its scope with `throttle_scope`."""
+
+    default_scope = "default"
+
+    def __init__(self) -> None:
+        self._wait: float | None = None
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        partner_id = getattr(request.user, "partner_id", None)
+        if partner_id is None:
+            return True
+        scope = getattr(view, "throttle_scope", None) or self.default_scope
+        limit, period = parse_rate(
+            settings.I3_THROTTLE_RATES.get(scope, settings.I3_THROTTLE_RATES["default"])
+        )
+        now = time.time()
+        window = int(now // period)
+        key = f"i3:throttle:{scope}:{partner_id}:{window}"
+        try:
+            cache.add(key, 0, timeout=period + 1)
+            count = cache.incr(key)
+        except ValueError:  # the key expired between add and incr
+            count = 1
+        except Exception:
+            logger.warning("throttle cache unavailable; not limiting")
+            return True
+        if count > limit:
+            self._wait = (window + 1) * period - now
+            return False
+        return True
+
+    def wait(self) -> float | None:
+        return self._wait

@@ -1,0 +1,71 @@
+"""The transactional outbox."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+
+class DeliveryChannel(models.Model):
+    """The ordered queue of messages to one partner in one role.
+
+    A worker holds the channel's lease while it delivers, so one channel's messages go out one at a
+    time and in the order they were written, while other channels proceed in parallel.
+    """
+
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.CASCADE, related_name="delivery_channels"
+    )
+    role = models.CharField(max_length=3)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "role"], name="channel_unique_partner_role")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}/{self.role}"
+
+
+class OutboxMessage(models.Model):
+    """One message to deliver to a partner, written in the transaction of the change that caused it."""
+
+    class State(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        DELIVERED = "DELIVERED", "Delivered"
+        DEAD = "DEAD", "Dead letter"
+        CANCELLED = "CANCELLED", "Cancelled"
+
+    message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    channel = models.ForeignKey(DeliveryChannel, on_delete=models.CASCADE, related_name="messages")
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="outbox_messages")
+    role = models.CharField(max_length=3)
+    event_type = models.CharField(max_length=64, db_index=True)
+    path = models.CharField(max_length=200, help_text="appended to the partner's endpoint URL")
+    payload = models.JSONField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField()
+    next_attempt_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    url = models.CharField(max_length=700, blank=True, help_text="where it was last sent")
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # deliver_channel(): the head of a channel's queue of pending messages.
+            models.Index(fields=["channel", "id"], name="outbox_pending_head", condition=Q(state="PENDING")),
+            # routing_sweep(): channels with a pending message that is due.
+            models.Index(fields=["next_attempt_at"], name="outbox_pending_due", condition=Q(state="PENDING")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.partner_id}/{self.role} ({self.state})"

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class SettlementConfig(AppConfig):
+    """Service detail records, rating, disputes; fee plans, settlement runs, statements, reports."""
+
+    name = "settlement"
+    verbose_name = "SDRs and settlement"
+    default_auto_field = "django.db.models.BigAutoField"

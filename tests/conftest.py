@@ -1,0 +1,30 @@
+"""Fixtures shared by every test: a clean cache, partners, and signed API clients."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from tests.support import Onboarded, onboard
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    # Principals, nonces and throttle counters live in the cache; ids are reused across tests.
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def cso(db) -> Onboarded:
+    return onboard(name="Alpha Charge", country="DE", party="ACH", roles=["CSO"])
+
+
+@pytest.fixture
+def csp(db) -> Onboarded:
+    return onboard(name="Beta Mobility", country="NL", party="BMO", roles=["CSP"])
+
+
+@pytest.fixture
+def both(db) -> Onboarded:
+    return onboard(name="Gamma Roaming", country="FR", party="GRO", roles=["CSO", "CSP"])
