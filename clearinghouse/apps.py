@@ -12,3 +12,4 @@ class ClearinghouseConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .api import schema  # noqa: F401  (registers the OpenAPI authentication extension)

@@ -252,13 +252,6 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-        }
-    },
-    "SECURITY": [{"bearer": []}],
-    "ENUM_NAME_OVERRIDES": {},
 }
 
 # --- Outbound routing -----------------------------------------------------------------------------

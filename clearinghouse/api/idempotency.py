@@ -90,7 +90,11 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
         except IntegrityError:
             return _existing_answer(partner_id=partner_id, key=key, request_hash=request_hash)
         try:
-            response = handler(self, request, *args, **kwargs)
+            try:
+                response = handler(self, request, *args, **kwargs)
+            except Exception as exc:
+                # A refusal (4xx) is an answer worth replaying; anything unhandled re-raises here.
+                response = self.handle_exception(exc)
         except Exception:
             IdempotencyRecord.objects.filter(pk=record.pk).delete()
             raise
