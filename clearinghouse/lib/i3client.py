@@ -30,7 +30,9 @@ class I3Response:
 class I3Client:
     """Talks to the hub's I3 API at base_url (e.g. http://127.0.0.1:8000/api/i3/v1)."""
 
-    def __init__(self, base_url: str, username: str, password: str, secret: str, timeout: float = 30.0) -> None:
+    def __init__(
+        self, base_url: str, username: str, password: str, secret: str, timeout: float = 30.0
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.username = username
         self.password = password
@@ -41,7 +43,9 @@ class I3Client:
         self.expires_at = 0.0
 
     def login(self) -> None:
-        answer = self._send("POST", "/auth/token", {"username": self.username, "password": self.password}, auth=False)
+        answer = self._send(
+            "POST", "/auth/token", {"username": self.username, "password": self.password}, auth=False
+        )
         if answer.status != 200:
             raise RuntimeError(f"login failed: HTTP {answer.status} {answer.body}")
         self.access = answer.body["access"]

@@ -11,8 +11,12 @@ LOGIN_BODY = b'{"username":"deabc-api","password":"correct horse battery staple"
 
 
 def test_worked_example_login():
-    assert signing.body_digest(LOGIN_BODY) == "0fba5ebf853acb54fe6ced324e78d404f71c270bce0dbf9b3edbf9d7ad8a32eb"
-    assert signing.string_to_sign("POST", "/api/i3/v1/auth/token", "1790000000", "4f9c2a7d1e6b8c3a", LOGIN_BODY) == (
+    assert (
+        signing.body_digest(LOGIN_BODY) == "0fba5ebf853acb54fe6ced324e78d404f71c270bce0dbf9b3edbf9d7ad8a32eb"
+    )
+    assert signing.string_to_sign(
+        "POST", "/api/i3/v1/auth/token", "1790000000", "4f9c2a7d1e6b8c3a", LOGIN_BODY
+    ) == (
         "POST\n/api/i3/v1/auth/token\n1790000000\n4f9c2a7d1e6b8c3a\n"
         "0fba5ebf853acb54fe6ced324e78d404f71c270bce0dbf9b3edbf9d7ad8a32eb"
     )
@@ -25,7 +29,9 @@ def test_worked_example_login():
 def test_worked_example_get_with_query_and_no_body():
     assert signing.body_digest(b"") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     assert (
-        signing.sign(SECRET, "GET", "/api/i3/v1/agreements/?limit=2", "2026-11-26T10:00:00Z", "0a1b2c3d4e5f6a7b", b"")
+        signing.sign(
+            SECRET, "GET", "/api/i3/v1/agreements/?limit=2", "2026-11-26T10:00:00Z", "0a1b2c3d4e5f6a7b", b""
+        )
         == "e4981c80b502b334875111c196353575f5be2c7663ab646aab55d434cf81c714"
     )
 
@@ -50,13 +56,23 @@ def test_signed_headers_verify():
     h = signing.signed_headers(SECRET, "POST", "https://hub.example/api/i3/v1/x?y=1", b"{}", now=1790000000)
     assert h[signing.HEADER_TIMESTAMP] == "1790000000"
     assert signing.verify(
-        SECRET, "POST", "/api/i3/v1/x?y=1", "1790000000", h[signing.HEADER_NONCE], b"{}", h[signing.HEADER_SIGNATURE]
+        SECRET,
+        "POST",
+        "/api/i3/v1/x?y=1",
+        "1790000000",
+        h[signing.HEADER_NONCE],
+        b"{}",
+        h[signing.HEADER_SIGNATURE],
     )
 
 
 @pytest.mark.parametrize(
     "value,expected",
-    [("1790000000", 1790000000.0), ("2026-11-26T10:00:00Z", 1795687200.0), ("2026-11-26T11:00:00+01:00", 1795687200.0)],
+    [
+        ("1790000000", 1790000000.0),
+        ("2026-11-26T10:00:00Z", 1795687200.0),
+        ("2026-11-26T11:00:00+01:00", 1795687200.0),
+    ],
 )
 def test_parse_timestamp(value, expected):
     assert signing.parse_timestamp(value) == expected
