@@ -121,3 +121,10 @@ def test_openapi_schema_generates_without_warnings(tmp_path):
 def test_api_docs_are_served(client):
     assert client.get("/api/i3/v1/schema/").status_code == 200
     assert client.get("/api/i3/v1/docs/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_migrate_locked_runs_with_nothing_left_to_do():
+    out = __import__("io").StringIO()
+    call_command("migrate_locked", stdout=out)
+    assert "No migrations to apply" in out.getvalue()

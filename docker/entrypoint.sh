@@ -1,0 +1,38 @@
+#!/bin/sh
+# Waits for the database, migrates (web only; `migrate_locked` holds a PostgreSQL advisory lock so
+# several web containers starting together take turns), then starts web, worker or beat.
+set -e
+
+python - <<'PY'
+import os, sys, time
+import django
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clearinghouse.settings")
+django.setup()
+from django.db import connection
+for attempt in range(60):
+    try:
+        connection.ensure_connection()
+        sys.exit(0)
+    except Exception as exc:
+        print(f"waiting for the database ({exc.__class__.__name__})", flush=True)
+        time.sleep(2)
+sys.exit("database unreachable")
+PY
+
+case "$1" in
+  web)
+    python manage.py migrate_locked
+    exec gunicorn clearinghouse.wsgi:application --bind 0.0.0.0:8000 \
+      --workers "${WEB_WORKERS:-2}" --threads "${WEB_THREADS:-4}" --worker-class gthread \
+      --access-logfile - --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-*}"
+    ;;
+  worker)
+    exec celery -A clearinghouse worker --loglevel "${LOG_LEVEL:-INFO}" --concurrency "${WORKER_CONCURRENCY:-4}"
+    ;;
+  beat)
+    exec celery -A clearinghouse beat --loglevel "${LOG_LEVEL:-INFO}" --pidfile=
+    ;;
+  *)
+    exec "$@"
+    ;;
+esac
