@@ -20,11 +20,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if connection.vendor != "postgresql":
-            call_command("migrate", interactive=False, verbosity=options["verbosity"])
+            call_command("migrate", interactive=False, verbosity=options["verbosity"], stdout=self.stdout)
             return
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
             try:
-                call_command("migrate", interactive=False, verbosity=options["verbosity"])
+                call_command("migrate", interactive=False, verbosity=options["verbosity"], stdout=self.stdout)
             finally:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
