@@ -69,7 +69,9 @@ class I3Client:
         if auth:
             all_headers["Authorization"] = f"Bearer {self.access}"
         all_headers.update(headers or {})
-        req = urllib.request.Request(url, data=data if data else None, method=method, headers=all_headers)
+        req = urllib.request.Request(  # noqa: S310 - the base URL is the caller's configuration
+            url, data=data if data else None, method=method, headers=all_headers
+        )
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - URL set by the caller
                 return I3Response(resp.status, dict(resp.headers), _json(resp.read()))
