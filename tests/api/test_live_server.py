@@ -29,7 +29,9 @@ def test_onboarded_partner_logs_in_signs_and_works_over_http(live_server):
     assert me.status == 200 and me.body["operator_id"] == "DE*LIV"
     assert me.headers.get("X-Request-ID")
 
-    put = client.put("/partners/me/endpoints", {"endpoints": [{"role": "CSO", "url": "https://liv.example/i3"}]})
+    put = client.put(
+        "/partners/me/endpoints", {"endpoints": [{"role": "CSO", "url": "https://liv.example/i3"}]}
+    )
     assert put.status == 200, put.body
     agreements = client.get("/agreements/?limit=10")
     assert agreements.status == 200
