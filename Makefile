@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format migrate worker beat clean
+.PHONY: install run test lint format migrate worker beat clean bench
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 migrate: install
-	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py migrate --noinput -v 0
 
 # Serves the hub on $(HOST):$(PORT) with its scheduler (and a worker when REDIS_URL is set).
 # Embedded defaults need nothing but Python: SQLite, tasks in-process, beat running periodic jobs.
@@ -43,6 +43,10 @@ lint: install
 	$(BIN)/ruff format --check .
 	DJANGO_ENV=test $(BIN)/python manage.py check --fail-level WARNING
 	DJANGO_ENV=test $(BIN)/python manage.py makemigrations --check --dry-run
+
+# Benchmarks on PostgreSQL (see docs/benchmarks.md); needs the local PostgreSQL and Redis.
+bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 format: install
 	$(BIN)/ruff format .

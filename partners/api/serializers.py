@@ -121,3 +121,10 @@ class TokenOut(serializers.Serializer):
     refresh = serializers.CharField(required=False)
     token_type = serializers.CharField()
     expires_in = serializers.IntegerField()
+
+
+class PingOut(serializers.Serializer):
+    partner_id = serializers.IntegerField()
+    operator_id = serializers.CharField(allow_null=True)
+    provider_id = serializers.CharField(allow_null=True)
+    time = serializers.DateTimeField()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -28,6 +29,7 @@ from .serializers import (
     EndpointsIn,
     LoginIn,
     PartnerOut,
+    PingOut,
     RefreshIn,
     TokenOut,
 )
@@ -110,6 +112,22 @@ class RefreshView(_UnauthenticatedView):
                 "partner_inactive", f"Partner is {principal.partner_status.lower()}; API access is refused."
             )
         return Response(_token_answer(refresh, include_refresh=False))
+
+
+class PingView(I3APIView):
+    """Who am I, without touching the database: checks credentials and measures the stack itself."""
+
+    @extend_schema(responses={200: PingOut, **ERRORS}, tags=["partners"])
+    def get(self, request: Request) -> Response:
+        principal = request.user
+        return Response(
+            {
+                "partner_id": principal.partner_id,
+                "operator_id": principal.operator_id if principal.is_cso else None,
+                "provider_id": principal.provider_id if principal.is_csp else None,
+                "time": timezone.now(),
+            }
+        )
 
 
 class PartnerMeView(I3APIView):

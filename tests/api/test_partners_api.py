@@ -165,3 +165,13 @@ def test_malformed_json_is_400(cso):
     r = cso.client.request("PUT", "/partners/me/endpoints", raw=b'{"endpoints": [')
     assert r.status_code == 400
     assert error_code(r) == "parse_error"
+
+
+def test_ping_answers_without_touching_the_database(cso, django_assert_num_queries):
+    cso.client.login()
+    cso.client.get("/ping")  # warm the principal cache
+    with django_assert_num_queries(0):
+        r = cso.client.get("/ping")
+    assert r.status_code == 200
+    assert r.json()["operator_id"] == "DE*ACH"
+    assert r.json()["provider_id"] is None
