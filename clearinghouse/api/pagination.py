@@ -61,3 +61,28 @@ class I3CursorPagination(CursorPagination):
                 "previous": {"type": "string", "nullable": True, "format": "uri"},
             },
         }
+
+
+def paginated(serializer_class: type, *, name: str | None = None) -> Any:
+    """The OpenAPI shape of a page of `serializer_class` items, for @extend_schema(responses=...)."""
+    from drf_spectacular.utils import inline_serializer
+    from rest_framework import serializers
+
+    return inline_serializer(
+        name=name or f"Paginated{serializer_class.__name__.removesuffix('Out')}List",
+        fields={
+            "results": serializer_class(many=True),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+        },
+    )
+
+
+def results_of(serializer_class: type, *, name: str | None = None) -> Any:
+    """The OpenAPI shape of an unpaginated {"results": [...]} answer."""
+    from drf_spectacular.utils import inline_serializer
+
+    return inline_serializer(
+        name=name or f"{serializer_class.__name__.removesuffix('Out')}Results",
+        fields={"results": serializer_class(many=True)},
+    )

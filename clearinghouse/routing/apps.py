@@ -10,3 +10,6 @@ class RoutingConfig(AppConfig):
     label = "routing"
     verbose_name = "Outbound routing"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 
@@ -24,7 +25,8 @@ class DeliveryChannel(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["partner", "role"], name="channel_unique_partner_role")
+            models.UniqueConstraint(fields=["partner", "role"], name="channel_unique_partner_role"),
+            models.CheckConstraint(condition=Q(role__in=["CSO", "CSP"]), name="channel_role_valid"),
         ]
 
     def __str__(self) -> str:
@@ -46,7 +48,8 @@ class OutboxMessage(models.Model):
     role = models.CharField(max_length=3)
     event_type = models.CharField(max_length=64, db_index=True)
     path = models.CharField(max_length=200, help_text="appended to the partner's endpoint URL")
-    payload = models.JSONField()
+    # Decimals and datetimes become strings (money as decimal strings, RFC 3339 times), as on the wire.
+    payload = models.JSONField(encoder=DjangoJSONEncoder)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField()
@@ -60,11 +63,18 @@ class OutboxMessage(models.Model):
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=["PENDING", "DELIVERED", "DEAD", "CANCELLED"]),
+                name="outbox_state_valid",
+            ),
+            models.CheckConstraint(condition=Q(role__in=["CSO", "CSP"]), name="outbox_role_valid"),
+            models.CheckConstraint(condition=Q(max_attempts__gte=1), name="outbox_max_attempts_positive"),
+        ]
         indexes = [
-            # deliver_channel(): the head of a channel's queue of pending messages.
+            # channel_deliver() and due_channel_ids(): the head of a channel's queue of pending
+            # messages (the sweep probes it once per channel, so it needs no index of its own).
             models.Index(fields=["channel", "id"], name="outbox_pending_head", condition=Q(state="PENDING")),
-            # routing_sweep(): channels with a pending message that is due.
-            models.Index(fields=["next_attempt_at"], name="outbox_pending_due", condition=Q(state="PENDING")),
         ]
 
     def __str__(self) -> str:

@@ -16,6 +16,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from clearinghouse.api.authentication import verify_signed_request
 from clearinghouse.api.errors import ApiError
+from clearinghouse.api.pagination import paginated, results_of
 from clearinghouse.api.principal import principal_get
 from clearinghouse.api.views import I3APIView
 from clearinghouse.context import Actor, set_actor
@@ -157,7 +158,7 @@ class PartnerEndpointsView(I3APIView):
 class DirectoryView(I3APIView):
     """The directory: partners I have an agreement in force with (mixed mode: their endpoints)."""
 
-    @extend_schema(responses={200: DirectoryEntryOut(many=True), **ERRORS}, tags=["partners"])
+    @extend_schema(responses={200: results_of(DirectoryEntryOut), **ERRORS}, tags=["partners"])
     def get(self, request: Request) -> Response:
         entries = selectors.directory_for(partner_id=request.user.partner_id)
         return Response({"results": DirectoryEntryOut(entries, many=True).data})
@@ -168,7 +169,7 @@ class AgreementListView(I3APIView):
 
     pagination_ordering = ("id",)
 
-    @extend_schema(responses={200: AgreementOut(many=True), **ERRORS}, tags=["partners"])
+    @extend_schema(responses={200: paginated(AgreementOut), **ERRORS}, tags=["partners"])
     def get(self, request: Request) -> Response:
         from clearinghouse.api.pagination import I3CursorPagination
 

@@ -1,0 +1,58 @@
+"""What apps above the routing do when their messages are answered or die.
+
+The routing sits below the apps that write messages, so it cannot import them; they register their
+reactions here from their AppConfig.ready().
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+
+if TYPE_CHECKING:
+    from .models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeliveryHooks:
+    on_delivered: Callable[[OutboxMessage, Any], None] | None = None
+    on_dead: Callable[[OutboxMessage], None] | None = None
+
+
+_HOOKS: dict[str, DeliveryHooks] = {}
+
+
+def delivery_hooks_register(
+    event_type: str,
+    *,
+    on_delivered: Callable[[OutboxMessage, Any], None] | None = None,
+    on_dead: Callable[[OutboxMessage], None] | None = None,
+) -> None:
+    """Register what happens when a message of `event_type` is delivered (with the partner's parsed
+    JSON answer, None when it sent none) or dead-lettered. A later registration replaces an earlier."""
+    _HOOKS[event_type] = DeliveryHooks(on_delivered=on_delivered, on_dead=on_dead)
+
+
+def hook_run(message: OutboxMessage, name: str, *args: Any) -> str:
+    """Run one hook in a savepoint; returns "" or a description of its failure.
+
+    A hook's bug must neither undo the message's new state (the partner did answer) nor stop the
+    channel, so its exception is logged and reported, never raised.
+    """
+    hooks = _HOOKS.get(message.event_type)
+    hook = getattr(hooks, name, None) if hooks else None
+    if hook is None:
+        return ""
+    try:
+        with transaction.atomic():
+            hook(message, *args)
+    except Exception as exc:
+        logger.exception("delivery hook %s failed for message %s", name, message.message_id)
+        return f"{name} hook failed: {type(exc).__name__}: {exc}"[:500]
+    return ""
