@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format migrate worker beat clean bench
+.PHONY: install run test lint format migrate worker beat clean bench reliability
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -37,6 +37,10 @@ beat: install
 
 test: install
 	DJANGO_ENV=test CELERY_TASK_ALWAYS_EAGER=true $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Hostile input and fault tests (docs/reliability.md); CI runs them after the unit suite.
+reliability: install
+	DJANGO_ENV=test CELERY_TASK_ALWAYS_EAGER=true $(BIN)/python -m pytest -m reliability $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
