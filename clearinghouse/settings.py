@@ -262,6 +262,11 @@ ROUTING_BACKOFF_BASE_SECONDS = env.float("ROUTING_BACKOFF_BASE_SECONDS", default
 ROUTING_BACKOFF_CAP_SECONDS = env.float("ROUTING_BACKOFF_CAP_SECONDS", default=900.0)
 ROUTING_LEASE_SECONDS = env.int("ROUTING_LEASE_SECONDS", default=60)
 ROUTING_BATCH_SIZE = env.int("ROUTING_BATCH_SIZE", default=100)
+# Embedded mode (tasks in-process): deliver after commit in a background thread rather than
+# inside the request that wrote the message. Tests set it off for deterministic deliveries.
+ROUTING_DELIVER_IN_THREAD = env.bool(
+    "ROUTING_DELIVER_IN_THREAD", default=CELERY_TASK_ALWAYS_EAGER and DJANGO_ENV != "test"
+)
 # Refuse to deliver to plain http:// endpoints in production unless explicitly allowed.
 ROUTING_ALLOW_HTTP = env.bool("ROUTING_ALLOW_HTTP", default=not PRODUCTION)
 
@@ -310,18 +315,37 @@ DYNAMIC_QR_TTL_SECONDS = env.int("DYNAMIC_QR_TTL_SECONDS", default=60)
 AUTHORIZATION_CSP_DEADLINE_SECONDS = env.float("AUTHORIZATION_CSP_DEADLINE_SECONDS", default=5.0)
 AUTHORIZATION_VALIDITY_MINUTES = env.int("AUTHORIZATION_VALIDITY_MINUTES", default=15)
 AUTHORIZATION_MAX_WAIT_SECONDS = env.int("AUTHORIZATION_MAX_WAIT_SECONDS", default=10)
+# A routed question still undecided this long after its deadline (its worker died, or the broker was
+# down) is answered by the periodic sweep with its whitelist fallback.
+AUTHORIZATION_OVERDUE_GRACE_SECONDS = env.int("AUTHORIZATION_OVERDUE_GRACE_SECONDS", default=5)
 # --- end credentials ---
 
 # --- locations: EVSE data, live status, tariffs ----------------------------------------------------
 # Report a status not refreshed within this many seconds as UNKNOWN to CSPs (0: off).
 EVSE_STATUS_TTL_SECONDS = env.int("EVSE_STATUS_TTL_SECONDS", default=0)
 EVSE_STATUS_PUSH_BATCH_SIZE = env.int("EVSE_STATUS_PUSH_BATCH_SIZE", default=1000)
+# Status items per POST /evse-statuses/ request; a status time further ahead of the hub's clock
+# than this is refused (it would shadow every real update until that time).
+EVSE_STATUS_MAX_ITEMS = env.int("EVSE_STATUS_MAX_ITEMS", default=10000)
+EVSE_STATUS_MAX_FUTURE_SECONDS = env.int("EVSE_STATUS_MAX_FUTURE_SECONDS", default=300)
+# A change is pushed once it is this old, so that a transaction still writing lower change ids
+# commits before the push cursor passes them.
+EVSE_STATUS_PUSH_SETTLE_SECONDS = env.float("EVSE_STATUS_PUSH_SETTLE_SECONDS", default=3.0)
+EVSE_STATUS_CHANGE_RETENTION_DAYS = env.int("EVSE_STATUS_CHANGE_RETENTION_DAYS", default=7)
+# Locations per full load (PUT /locations/) and items per delta (PATCH /locations/).
+LOCATIONS_MAX_ITEMS = env.int("LOCATIONS_MAX_ITEMS", default=10000)
 # --- end locations ---
 
 # --- sessions: remote commands, sessions, reservations ---------------------------------------------
 COMMAND_DEFAULT_TIMEOUT_SECONDS = env.int("COMMAND_DEFAULT_TIMEOUT_SECONDS", default=60)
 COMMAND_RESULT_GRACE_SECONDS = env.int("COMMAND_RESULT_GRACE_SECONDS", default=30)
 SESSION_PROGRESS_MIN_INTERVAL_SECONDS = env.int("SESSION_PROGRESS_MIN_INTERVAL_SECONDS", default=300)
+# A command that cannot reach its CSO fails fast: a remote start minutes late is worse than none.
+COMMAND_DELIVERY_MAX_ATTEMPTS = env.int("COMMAND_DELIVERY_MAX_ATTEMPTS", default=3)
+# The longest timeout a CSO may announce for a command's outcome.
+COMMAND_MAX_TIMEOUT_SECONDS = env.int("COMMAND_MAX_TIMEOUT_SECONDS", default=600)
+# The longest reservation RESERVE_NOW may ask for (at most 10080, a week: its authorization's limit).
+RESERVATION_MAX_MINUTES = env.int("RESERVATION_MAX_MINUTES", default=1440)
 # --- end sessions ---
 
 # --- settlement: SDRs, rating, settlement ------------------------------------------------------------
@@ -329,4 +353,10 @@ SDR_COST_TOLERANCE = env("SDR_COST_TOLERANCE", default="0.05")
 SDR_TOTAL_TIME_TOLERANCE_SECONDS = env.int("SDR_TOTAL_TIME_TOLERANCE_SECONDS", default=120)
 SDR_DISPUTE_WINDOW_DAYS = env.int("SDR_DISPUTE_WINDOW_DAYS", default=14)
 SETTLEMENT_GRACE_DAYS = env.int("SETTLEMENT_GRACE_DAYS", default=2)
+# An SDR whose energy exceeds what its connector's maximum power delivers in the session's duration
+# by more than this fraction is rejected (meters and rounding are allowed a little).
+SDR_ENERGY_CAPACITY_TOLERANCE = env("SDR_ENERGY_CAPACITY_TOLERANCE", default="0.02")
+SDR_BULK_MAX_ITEMS = env.int("SDR_BULK_MAX_ITEMS", default=500)
+# SDRs per message to a CSP: a batch of 500 goes out as a few messages, not 500.
+SDR_DELIVERY_BATCH_SIZE = env.int("SDR_DELIVERY_BATCH_SIZE", default=100)
 # --- end settlement ---
