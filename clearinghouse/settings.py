@@ -318,6 +318,14 @@ AUTHORIZATION_MAX_WAIT_SECONDS = env.int("AUTHORIZATION_MAX_WAIT_SECONDS", defau
 # A routed question still undecided this long after its deadline (its worker died, or the broker was
 # down) is answered by the periodic sweep with its whitelist fallback.
 AUTHORIZATION_OVERDUE_GRACE_SECONDS = env.int("AUTHORIZATION_OVERDUE_GRACE_SECONDS", default=5)
+# Names of this app's enums in the OpenAPI schema ("status" and "type" recur across apps).
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "CredentialStatusEnum": "credentials.models.Credential.State",
+        "CredentialTypeEnum": "credentials.models.CredentialType",
+        "AuthorizationStatusEnum": "credentials.decision.Status",
+    }
+)
 # --- end credentials ---
 
 # --- locations: EVSE data, live status, tariffs ----------------------------------------------------
@@ -332,6 +340,10 @@ EVSE_STATUS_MAX_FUTURE_SECONDS = env.int("EVSE_STATUS_MAX_FUTURE_SECONDS", defau
 # commits before the push cursor passes them.
 EVSE_STATUS_PUSH_SETTLE_SECONDS = env.float("EVSE_STATUS_PUSH_SETTLE_SECONDS", default=3.0)
 EVSE_STATUS_CHANGE_RETENTION_DAYS = env.int("EVSE_STATUS_CHANGE_RETENTION_DAYS", default=7)
+# Status batches commit without waiting for the disk flush (PostgreSQL synchronous_commit off for
+# those transactions only): a crash may lose the last fraction of a second of statuses, which the
+# next update supersedes anyway.
+EVSE_STATUS_ASYNC_COMMIT = env.bool("EVSE_STATUS_ASYNC_COMMIT", default=True)
 # Locations per full load (PUT /locations/) and items per delta (PATCH /locations/).
 LOCATIONS_MAX_ITEMS = env.int("LOCATIONS_MAX_ITEMS", default=10000)
 # --- end locations ---

@@ -33,7 +33,8 @@ def _request_hash(request: Any) -> str:
     django_request = request._request
     digest = hashlib.sha256()
     digest.update((django_request.method or "").encode() + b"\n")
-    digest.update(django_request.path.encode() + b"\n")
+    # The query string is part of the request: ?mode=delta and ?mode=full are different requests.
+    digest.update(django_request.get_full_path().encode() + b"\n")
     digest.update(django_request.body or b"")
     return digest.hexdigest()
 

@@ -6,7 +6,7 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -31,15 +31,21 @@ class PartnerResponse:
     status_code: int
     body: Any
     note: str = ""
+    # Lower-cased header names, so a caller can verify a partner's signed answer.
+    headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes = b""
 
 
 class DeliveryFailed(Exception):
     """The partner could not be reached, timed out, or answered with an error status."""
 
-    def __init__(self, message: str, *, status_code: int | None = None, retryable: bool = True) -> None:
+    def __init__(
+        self, message: str, *, status_code: int | None = None, retryable: bool = True, timed_out: bool = False
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.retryable = retryable
+        self.timed_out = timed_out
 
 
 def _client() -> httpx.Client:
@@ -91,7 +97,7 @@ def _read_capped(response: httpx.Response, limit: int, deadline: float, budget: 
         if size > limit:
             return b"".join(chunks)[:limit], True
         if time.monotonic() > deadline:
-            raise DeliveryFailed(f"timeout: the answer took longer than {budget:g} s")
+            raise DeliveryFailed(f"timeout: the answer took longer than {budget:g} s", timed_out=True)
     return b"".join(chunks), False
 
 
@@ -146,15 +152,17 @@ def signed_post(
                     retryable=_retryable_status(status),
                 )
             content, too_large = _read_capped(response, MAX_RESPONSE_BYTES, deadline, budget)
+            answer_headers = {k.lower(): v for k, v in response.headers.items()}
     except httpx.TimeoutException as exc:
-        raise DeliveryFailed(f"timeout: {type(exc).__name__}") from None
+        raise DeliveryFailed(f"timeout: {type(exc).__name__}", timed_out=True) from None
     except httpx.HTTPError as exc:
         raise DeliveryFailed(f"connection failed: {type(exc).__name__}: {exc}"[:500]) from None
     if too_large:
-        return PartnerResponse(status, None, f"answer longer than {MAX_RESPONSE_BYTES} bytes, not kept")
+        note = f"answer longer than {MAX_RESPONSE_BYTES} bytes, not kept"
+        return PartnerResponse(status, None, note, answer_headers)
     if not content.strip():
-        return PartnerResponse(status, None)
+        return PartnerResponse(status, None, headers=answer_headers, raw=content)
     try:
-        return PartnerResponse(status, parse_json(content))
+        return PartnerResponse(status, parse_json(content), headers=answer_headers, raw=content)
     except (ValueError, RecursionError):
-        return PartnerResponse(status, None, "answer is not JSON, not kept")
+        return PartnerResponse(status, None, "answer is not JSON, not kept", answer_headers, content)

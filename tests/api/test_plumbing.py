@@ -141,3 +141,10 @@ def test_api_writes_are_audited_with_request_id(cso):
     assert api_entry.partner_id == cso.partner.pk
     assert api_entry.actor_label == cso.username
     assert api_entry.status_code == 201
+
+
+def test_idempotency_key_covers_the_query_string(cso):
+    cso.client.post("/probe/create?mode=delta", {"a": 1}, headers={"Idempotency-Key": "k-q"})
+    r = cso.client.post("/probe/create?mode=full", {"a": 1}, headers={"Idempotency-Key": "k-q"})
+    assert r.status_code == 409
+    assert error_code(r) == "idempotency_key_reused"

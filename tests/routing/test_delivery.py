@@ -203,7 +203,9 @@ def test_signed_post_can_be_called_directly_with_its_own_deadline(server, partne
         event_type="direct.call",
         timeout=1.0,
     )
-    assert response == client.PartnerResponse(status_code=200, body={"answer": 42})
+    assert (response.status_code, response.body, response.note) == (200, {"answer": 42}, "")
+    assert response.headers["content-type"] == "application/json"
+    assert response.raw == b'{"answer": 42}'
     assert server.requests[0].headers["x-i3-message-id"] == "m-1"
 
 
