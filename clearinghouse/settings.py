@@ -153,6 +153,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Embedded mode: tasks enqueued after a commit (deliveries, routed authorizations) run in a
+# background thread rather than inside the request that wrote the data. Tests keep them inline.
+TASKS_IN_THREAD = env.bool("TASKS_IN_THREAD", default=CELERY_TASK_ALWAYS_EAGER and DJANGO_ENV != "test")
 
 # --- Auth -----------------------------------------------------------------------------------------
 PASSWORD_HASHERS = [
@@ -262,11 +265,6 @@ ROUTING_BACKOFF_BASE_SECONDS = env.float("ROUTING_BACKOFF_BASE_SECONDS", default
 ROUTING_BACKOFF_CAP_SECONDS = env.float("ROUTING_BACKOFF_CAP_SECONDS", default=900.0)
 ROUTING_LEASE_SECONDS = env.int("ROUTING_LEASE_SECONDS", default=60)
 ROUTING_BATCH_SIZE = env.int("ROUTING_BATCH_SIZE", default=100)
-# Embedded mode (tasks in-process): deliver after commit in a background thread rather than
-# inside the request that wrote the message. Tests set it off for deterministic deliveries.
-ROUTING_DELIVER_IN_THREAD = env.bool(
-    "ROUTING_DELIVER_IN_THREAD", default=CELERY_TASK_ALWAYS_EAGER and DJANGO_ENV != "test"
-)
 # Refuse to deliver to plain http:// endpoints in production unless explicitly allowed.
 ROUTING_ALLOW_HTTP = env.bool("ROUTING_ALLOW_HTTP", default=not PRODUCTION)
 

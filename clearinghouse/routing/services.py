@@ -6,8 +6,6 @@ selectors.py; their public functions are exported here, where other apps call th
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clearinghouse.audit import audit_record
+from clearinghouse.tasking import run_in_background
 from partners.models import Partner
 from partners.selectors import endpoint_for
 
@@ -23,8 +22,6 @@ from .delivery import backoff_seconds, channel_deliver
 from .hooks import delivery_hooks_register
 from .models import DeliveryChannel, OutboxMessage
 from .selectors import due_channel_ids
-
-logger = logging.getLogger(__name__)
 
 __all__ = [
     "backoff_seconds",
@@ -61,23 +58,7 @@ class _DeliverAfterCommit:
         from .tasks import deliver_channel
 
         self.started = True
-        if settings.ROUTING_DELIVER_IN_THREAD:
-            # Embedded mode runs tasks in-process: a thread keeps the partner's answer time out of
-            # the API request that wrote the message.
-            threading.Thread(target=_deliver_in_thread, args=(self.channel_id,), daemon=True).start()
-            return
-        deliver_channel.delay(self.channel_id)
-
-
-def _deliver_in_thread(channel_id: int) -> None:
-    from django.db import connection
-
-    try:
-        channel_deliver(channel_id=channel_id)
-    except Exception:
-        logger.exception("background delivery of channel %s failed; the sweep retries it", channel_id)
-    finally:
-        connection.close()
+        run_in_background(deliver_channel, self.channel_id)
 
 
 def _schedule(channel_id: int) -> None:

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from clearinghouse.errors import RuleViolation
 from clearinghouse.lib.identifiers import IdentifierError, parse_evse_id
+from clearinghouse.tasking import enqueue_on_commit
 from partners.models import Partner, RoamingEndpoint
 from partners.selectors import active_agreements
 
@@ -179,7 +180,7 @@ def _ask_after_commit(authorization_id: int) -> None:
 
     # Robust: with the broker down the question stays PENDING and the overdue sweep answers it with
     # the fallback once its deadline has passed.
-    transaction.on_commit(lambda: authorization_route.delay(authorization_id), robust=True)
+    enqueue_on_commit(authorization_route, authorization_id)
 
 
 def authorization_request(

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_the_writer_does_not_wait_for_a_slow_partner(settings, server, partner):
-    settings.ROUTING_DELIVER_IN_THREAD = True
+    settings.TASKS_IN_THREAD = True
     server.script(slow(1.0, then=reply(200, {"ok": True})))
     started = time.monotonic()
     with transaction.atomic():
