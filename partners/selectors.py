@@ -62,6 +62,26 @@ def active_agreements(*, at: datetime | None = None) -> QuerySet[RoamingAgreemen
     )
 
 
+def agreement_in_force_at(*, cso_id: int, csp_id: int, at: datetime) -> RoamingAgreement | None:
+    """The agreement that covered a past moment (a session's start), terminated ones included.
+
+    A terminated agreement keeps the validity it had (termination closes `valid_until`), so records
+    of sessions held while it was in force still validate after it ended. Suspended agreements do
+    not count: nothing may be charged under them.
+    """
+    return (
+        RoamingAgreement.objects.filter(
+            Q(valid_until__isnull=True) | Q(valid_until__gt=at),
+            cso_id=cso_id,
+            csp_id=csp_id,
+            valid_from__lte=at,
+            status__in=[RoamingAgreement.Status.ACTIVE, RoamingAgreement.Status.TERMINATED],
+        )
+        .order_by("-valid_from")
+        .first()
+    )
+
+
 def agreement_active_between(
     *, cso_id: int, csp_id: int, at: datetime | None = None
 ) -> RoamingAgreement | None:

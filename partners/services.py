@@ -392,9 +392,14 @@ def agreement_set_status(*, agreement: RoamingAgreement, status: str) -> Roaming
         ).exists()
         if clash:
             raise ConflictError("agreement_overlap", "another active agreement covers that period")
-    changed = RoamingAgreement.objects.filter(pk=agreement.pk, status__in=allowed[status]).update(
-        status=status, updated_at=timezone.now()
-    )
+    now = timezone.now()
+    changes: dict[str, Any] = {"status": status, "updated_at": now}
+    if status == RoamingAgreement.Status.TERMINATED and (
+        agreement.valid_until is None or agreement.valid_until > now
+    ):
+        # The agreement ends now: sessions held while it was in force still settle under it.
+        changes["valid_until"] = max(now, agreement.valid_from + timedelta(microseconds=1))
+    changed = RoamingAgreement.objects.filter(pk=agreement.pk, status__in=allowed[status]).update(**changes)
     if not changed:
         raise InvalidTransition(
             "invalid_transition", f"cannot move a {agreement.status} agreement to {status}"

@@ -128,7 +128,9 @@ def _settle_delivered(message: OutboxMessage, response: client.PartnerResponse) 
             updated = target.update(**fields)
         if updated:
             message.state = OutboxMessage.State.DELIVERED
-            message.response_body = response.body
+            message.delivered_at = fields["delivered_at"]
+            message.last_status_code = response.status_code
+            message.response_body = fields["response_body"]
             hook_error = hook_run(message, "on_delivered", response.body)
             if hook_error:
                 OutboxMessage.objects.filter(pk=message.pk).update(last_error=hook_error)

@@ -231,3 +231,16 @@ def test_onboard_registers_an_endpoint_per_role():
     )
     assert sorted(partner.endpoints.values_list("role", flat=True)) == ["CSO", "CSP"]
     assert partner.status == "ACTIVE"
+
+
+def test_terminating_closes_the_validity_and_keeps_history():
+    cso, csp = _pair()
+    start = timezone.now() - timedelta(days=5)
+    a = services.agreement_create(cso=cso, csp=csp, valid_from=start)
+    a = services.agreement_set_status(agreement=a, status="TERMINATED")
+    assert a.valid_until is not None and a.valid_until <= timezone.now()
+    assert selectors.agreement_active_between(cso_id=cso.pk, csp_id=csp.pk) is None
+    assert selectors.agreement_in_force_at(cso_id=cso.pk, csp_id=csp.pk, at=start + timedelta(days=1)) == a
+    assert selectors.agreement_in_force_at(cso_id=cso.pk, csp_id=csp.pk, at=timezone.now()) is None
+    # A new agreement may start after the terminated one.
+    services.agreement_create(cso=cso, csp=csp)
