@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from partners.selectors import active_agreements
 
@@ -58,8 +59,12 @@ def credential_owner(*, contract_id: str) -> CredentialOwner | None:
 def credentials_for_whitelist(*, cso_id: int, since: datetime | None = None) -> QuerySet[Credential]:
     """Credentials a CSO may keep in its local whitelist to authorize while offline: valid ones
     whose policy allows caching (not NEVER), of CSPs in an agreement in force with the CSO."""
-    csp_ids = active_agreements().filter(cso_id=cso_id).values("csp_id")
+    now = timezone.now()
+    csp_ids = active_agreements(at=now).filter(cso_id=cso_id).values("csp_id")
+    # Dates count as much as the status: a credential past valid_until may still say VALID.
     qs = Credential.objects.filter(
+        Q(valid_from__isnull=True) | Q(valid_from__lte=now),
+        Q(valid_until__isnull=True) | Q(valid_until__gt=now),
         csp_id__in=csp_ids,
         status=Credential.State.VALID,
         whitelist__in=[Whitelist.ALWAYS, Whitelist.ALLOWED, Whitelist.ALLOWED_OFFLINE],

@@ -184,6 +184,9 @@ def test_credentials_for_whitelist(cso, csp, agreed) -> None:
     make_credential(csp, value="04000003", status="BLOCKED")
     stranger = onboard(name="Stranger", country="BE", party="STR", roles=["CSP"])
     make_credential(stranger, value="04000004")
+    now = timezone.now()
+    make_credential(csp, value="04000005", valid_until=now - timedelta(days=1))  # expired by date
+    make_credential(csp, value="04000006", valid_from=now + timedelta(days=1))  # not yet valid
     assert list(selectors.credentials_for_whitelist(cso_id=cso.partner.pk)) == [cacheable]
 
 
