@@ -356,6 +356,16 @@ COMMAND_DELIVERY_MAX_ATTEMPTS = env.int("COMMAND_DELIVERY_MAX_ATTEMPTS", default
 COMMAND_MAX_TIMEOUT_SECONDS = env.int("COMMAND_MAX_TIMEOUT_SECONDS", default=600)
 # The longest reservation RESERVE_NOW may ask for (at most 10080, a week: its authorization's limit).
 RESERVATION_MAX_MINUTES = env.int("RESERVATION_MAX_MINUTES", default=1440)
+# Names of the OpenAPI enums of commands and sessions (fields such as "status" and "type" recur).
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "SessionStatusEnum": "sessions.inputs.SESSION_STATUSES",
+        "CommandTypeEnum": "sessions.inputs.COMMAND_TYPES",
+        "CommandStateEnum": "sessions.machine.CommandState",
+        "CdrTokenTypeEnum": "sessions.inputs.TOKEN_TYPES",
+        "CdrDimensionTypeEnum": "sessions.inputs.DIMENSION_TYPES",
+    }
+)
 # --- end sessions ---
 
 # --- settlement: SDRs, rating, settlement ------------------------------------------------------------

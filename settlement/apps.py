@@ -9,3 +9,8 @@ class SettlementConfig(AppConfig):
     name = "settlement"
     verbose_name = "SDRs and settlement"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks, hooks  # noqa: F401  (checks registers the system checks)
+
+        hooks.register()

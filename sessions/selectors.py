@@ -1,0 +1,161 @@
+"""Reads of commands, sessions and reservations: for this app's API, its jobs, and settlement.
+
+Settlement cross-checks an SDR against the session it bills with session_get_for() (one) or
+session_facts_for() (a bulk of SDRs in one query); docs/sessions.md lists the facts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet
+
+from clearinghouse.errors import ConflictError, NotFoundError
+
+from .machine import COMMAND_OPEN
+from .models import ChargingSession, RemoteCommand
+
+
+def commands_overdue(*, before: datetime, limit: int = 500) -> list[int]:
+    """Commands still waiting whose deadline passed (partial index command_open_deadline)."""
+    return list(
+        RemoteCommand.objects.filter(state__in=list(COMMAND_OPEN), deadline_at__lt=before)
+        .order_by("deadline_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def command_get_visible(*, partner_id: int, command_uid: uuid.UUID | str) -> RemoteCommand | None:
+    """A command, for the CSP that sent it or the CSO it targets; anyone else gets None."""
+    try:
+        uid = uuid.UUID(str(command_uid))
+    except ValueError:
+        return None
+    return (
+        RemoteCommand.objects.select_related("csp", "cso", "reservation")
+        .filter(Q(csp_id=partner_id) | Q(cso_id=partner_id), uid=uid)
+        .first()
+    )
+
+
+def _visible(*, partner_id: int, as_cso: bool, as_csp: bool) -> Q:
+    q = Q(pk__in=[])
+    if as_cso:
+        q |= Q(cso_id=partner_id)
+    if as_csp:
+        q |= Q(csp_id=partner_id)
+    return q
+
+
+def sessions_visible_to(
+    *,
+    partner_id: int,
+    as_cso: bool,
+    as_csp: bool,
+    since: datetime | None = None,
+    status: str | None = None,
+) -> QuerySet[ChargingSession]:
+    """Sessions a partner may read: its own as CSO, those of its contracts as CSP; optionally
+    changed after `since` (the hub's time) or in one status. Ordered by the API's pagination."""
+    qs = ChargingSession.objects.select_related("cso", "csp").filter(
+        _visible(partner_id=partner_id, as_cso=as_cso, as_csp=as_csp)
+    )
+    if since is not None:
+        qs = qs.filter(updated_at__gt=since)
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def session_get_visible(
+    *,
+    partner_id: int,
+    as_cso: bool,
+    as_csp: bool,
+    session_id: str,
+    operator: tuple[str, str] | None = None,
+) -> ChargingSession:
+    """One session the partner may read, by the CSO's id. Ids are unique per CSO only: when
+    sessions of several CSOs match, `operator` (country, party) says which one is meant."""
+    rows = sessions_visible_to(partner_id=partner_id, as_cso=as_cso, as_csp=as_csp).filter(
+        session_id=session_id
+    )
+    if operator is not None:
+        rows = rows.filter(cso__country_code=operator[0], cso__party_id=operator[1])
+    found = list(rows[:10])
+    if not found:
+        raise NotFoundError("session_not_found", "No session with this id is visible to you.")
+    if len(found) > 1:
+        own = [s for s in found if s.cso_id == partner_id]
+        if len(own) == 1:
+            return own[0]
+        raise ConflictError(
+            "ambiguous_session_id",
+            "Sessions of several operators have this id; add ?operator= to choose.",
+            {"operators": sorted(s.cso.operator_id for s in found)},
+        )
+    return found[0]
+
+
+def session_get_for(*, cso_id: int, session_id: str) -> ChargingSession | None:
+    """The CSO's session with this id (its own id), with cso and csp loaded; None if unknown."""
+    return (
+        ChargingSession.objects.select_related("cso", "csp")
+        .filter(cso_id=cso_id, session_id=session_id)
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    """What an SDR of the session must agree with."""
+
+    session_id: str
+    cso_id: int
+    csp_id: int
+    agreement_id: int | None
+    status: str
+    contract_id: str
+    evse_id: str
+    connector_id: str
+    authorization_reference: str
+    auth_method: str
+    start_date_time: datetime
+    end_date_time: datetime | None
+    kwh: Decimal
+    currency: str
+    total_cost_excl_vat: Decimal | None
+    time_zone: str
+
+
+_FACT_FIELDS = (
+    "session_id",
+    "cso_id",
+    "csp_id",
+    "agreement_id",
+    "status",
+    "contract_id",
+    "evse_id",
+    "connector_id",
+    "authorization_reference",
+    "auth_method",
+    "start_date_time",
+    "end_date_time",
+    "kwh",
+    "currency",
+    "total_cost_excl_vat",
+    "time_zone",
+)
+
+
+def session_facts_for(*, cso_id: int, session_ids: Iterable[str]) -> dict[str, SessionFacts]:
+    """The facts of a CSO's sessions by their ids, in one query (unknown ids are absent)."""
+    ids = list(dict.fromkeys(session_ids))
+    if not ids:
+        return {}
+    rows = ChargingSession.objects.filter(cso_id=cso_id, session_id__in=ids).values_list(*_FACT_FIELDS)
+    return {row[0]: SessionFacts(*row) for row in rows}

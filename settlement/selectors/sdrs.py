@@ -1,0 +1,143 @@
+"""Reads of SDRs: what a partner may see, what intake compares with, what the settlement run settles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from ..models import Sdr, SdrEvent, SdrState
+from ..validation.context import StoredSdr
+
+REJECTED = SdrState.REJECTED
+
+
+def stored_sdrs(*, cso_id: int, sdr_ids: Iterable[str]) -> dict[str, StoredSdr]:
+    """The CSO's stored SDRs (rejected ones aside) among `sdr_ids`, each with whether it was
+    credited: what a repeated SDR and a credit are checked against. One query."""
+    wanted = set(sdr_ids)
+    if not wanted:
+        return {}
+    credited = Sdr.objects.filter(credit_of=OuterRef("pk"), credit=True).exclude(state=REJECTED)
+    rows = (
+        Sdr.objects.filter(cso_id=cso_id, sdr_id__in=wanted)
+        .exclude(state=REJECTED)
+        .annotate(credited=Exists(credited))
+        .values_list(
+            "pk",
+            "sdr_id",
+            "state",
+            "credit",
+            "credited",
+            "content_hash",
+            "csp_id",
+            "contract_id",
+            "evse_id",
+            "currency",
+            "total_cost_excl_vat",
+            "total_cost_incl_vat",
+            "hub_cost_excl_vat",
+            "hub_cost_incl_vat",
+        )
+    )
+    return {row[1]: StoredSdr(*row) for row in rows}
+
+
+def rejected_keys(*, cso_id: int, sdr_ids: Iterable[str]) -> set[tuple[str, str]]:
+    """(SDR id, content hash) of the CSO's rejected SDRs among `sdr_ids`: a rejected record sent
+    again is not stored twice. One query."""
+    wanted = set(sdr_ids)
+    if not wanted:
+        return set()
+    return set(
+        Sdr.objects.filter(cso_id=cso_id, sdr_id__in=wanted, state=REJECTED).values_list(
+            "sdr_id", "content_hash"
+        )
+    )
+
+
+def _with_partners(qs: QuerySet[Sdr]) -> QuerySet[Sdr]:
+    return qs.select_related("cso", "csp").prefetch_related("findings")
+
+
+def sdrs_visible(
+    *,
+    partner_id: int,
+    is_cso: bool,
+    is_csp: bool,
+    role: str | None = None,
+    since: datetime | None = None,
+    state: str | None = None,
+) -> QuerySet[Sdr]:
+    """SDRs a partner may see: as CSO all it sent (rejected ones too), as CSP those it pays (never a
+    rejected one). `role` narrows to one side; `since` keeps those changed after a moment."""
+    as_cso = Q(cso_id=partner_id) if is_cso and role in (None, "CSO") else Q(pk__in=[])
+    as_csp = Q(csp_id=partner_id) & ~Q(state=REJECTED) if is_csp and role in (None, "CSP") else Q(pk__in=[])
+    qs = Sdr.objects.filter(as_cso | as_csp)
+    if since is not None:
+        qs = qs.filter(updated_at__gt=since)
+    if state:
+        qs = qs.filter(state=state)
+    return _with_partners(qs)
+
+
+def sdr_get_visible(*, partner_id: int, is_cso: bool, is_csp: bool, pk: int) -> Sdr | None:
+    """One SDR if the partner may see it (another partner's SDR is as good as absent)."""
+    return sdrs_visible(partner_id=partner_id, is_cso=is_cso, is_csp=is_csp).filter(pk=pk).first()
+
+
+def sdr_events(*, sdr: Sdr) -> list[SdrEvent]:
+    return list(SdrEvent.objects.filter(sdr=sdr).order_by("id"))
+
+
+# --- For the settlement run ---------------------------------------------------------------------------
+
+SETTLEMENT_COLUMNS = (
+    "id",
+    "cso_id",
+    "csp_id",
+    "currency",
+    "end_date_time",
+    "accepted_at",
+    "credit",
+    "total_cost_excl_vat",
+    "total_cost_incl_vat",
+    "total_energy",
+)
+
+
+def sdrs_settleable(
+    *,
+    currency: str | None = None,
+    ended_before: datetime | None = None,
+    cso_id: int | None = None,
+    csp_id: int | None = None,
+) -> QuerySet[Sdr]:
+    """Accepted SDRs not yet settled (credits included, with negative amounts), reduced to the
+    columns a settlement groups by and sums; served by the partial index sdr_settleable.
+
+    Group in SQL, e.g. `.values("cso_id", "csp_id", "currency").annotate(n=Count("id"),
+    excl=Sum("total_cost_excl_vat"), ...)`; `ended_before` selects a period by the session end
+    (late arrivals are the run's to place in the next open period, by `accepted_at`).
+    """
+    qs = Sdr.objects.filter(state=SdrState.ACCEPTED)
+    if currency:
+        qs = qs.filter(currency=currency)
+    if ended_before is not None:
+        qs = qs.filter(end_date_time__lt=ended_before)
+    if cso_id is not None:
+        qs = qs.filter(cso_id=cso_id)
+    if csp_id is not None:
+        qs = qs.filter(csp_id=csp_id)
+    return qs.only(*SETTLEMENT_COLUMNS)
+
+
+def sdrs_disputed(*, currency: str | None = None, ended_before: datetime | None = None) -> QuerySet[Sdr]:
+    """Disputed SDRs: the amounts a statement holds back until the CSO corrects or the CSP accepts."""
+    qs = Sdr.objects.filter(state=SdrState.DISPUTED)
+    if currency:
+        qs = qs.filter(currency=currency)
+    if ended_before is not None:
+        qs = qs.filter(end_date_time__lt=ended_before)
+    return qs.only(*SETTLEMENT_COLUMNS)
