@@ -87,7 +87,12 @@ class SdrsView(I3APIView):
     def get_permissions(self) -> list[BasePermission]:
         return [IsCSO()] if self.request.method == "POST" else [IsActivePartner()]
 
-    @extend_schema(parameters=LIST_PARAMETERS, responses={200: paginated(SdrOut), **ERRORS}, tags=["sdrs"])
+    @extend_schema(
+        parameters=LIST_PARAMETERS,
+        responses={200: paginated(SdrOut), **ERRORS},
+        tags=["sdrs"],
+        operation_id="sdrs_list",
+    )
     def get(self, request: Request) -> Response:
         params = request.query_params
         unknown = set(params) - LIST_KEYS
