@@ -236,7 +236,8 @@ I3_THROTTLE_RATES = {
     "bulk": env("I3_THROTTLE_BULK", default="50/s"),
 }
 I3_IDEMPOTENCY_TTL_HOURS = env.int("I3_IDEMPOTENCY_TTL_HOURS", default=24)
-I3_MAX_BODY_BYTES = env.int("I3_MAX_BODY_BYTES", default=20 * 1024 * 1024)
+# A full load of a large network (10,000 locations) fits; bigger bodies answer 413.
+I3_MAX_BODY_BYTES = env.int("I3_MAX_BODY_BYTES", default=64 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = I3_MAX_BODY_BYTES
 # The plumbing loads the caller (partner, roles, secret) through the partner registry, which sits
 # above it; an import string keeps the dependency arrow pointing down.

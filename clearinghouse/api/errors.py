@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.views import defaults
@@ -43,6 +43,9 @@ class Unprocessable(ApiError):
         super().__init__(code, message, status_code=422, details=details)
 
 
+TOO_BIG_MESSAGE = "The request body is larger than the hub accepts (I3_MAX_BODY_BYTES)."
+
+
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
@@ -79,6 +82,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(
             error_body(exc.code, exc.message, exc.details), status=exc.status_code, headers=headers
         )
+    if isinstance(exc, RequestDataTooBig):
+        set_rollback()
+        return Response(error_body("payload_too_large", TOO_BIG_MESSAGE), status=413)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -135,6 +141,8 @@ def handler500(request):  # type: ignore[no-untyped-def]
 
 
 def handler400(request, exception=None):  # type: ignore[no-untyped-def]
+    if _is_api(request) and isinstance(exception, RequestDataTooBig):
+        return json_error(413, "payload_too_large", TOO_BIG_MESSAGE)
     if _is_api(request):
         return json_error(400, "bad_request", "The request could not be understood.")
     return defaults.bad_request(request, exception)

@@ -148,3 +148,10 @@ def test_idempotency_key_covers_the_query_string(cso):
     r = cso.client.post("/probe/create?mode=full", {"a": 1}, headers={"Idempotency-Key": "k-q"})
     assert r.status_code == 409
     assert error_code(r) == "idempotency_key_reused"
+
+
+def test_too_large_body_is_413(cso, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    r = cso.client.post("/probe/create", {"blob": "x" * 5000})
+    assert r.status_code == 413
+    assert error_code(r) == "payload_too_large"
