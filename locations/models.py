@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from clearinghouse.db import DocumentField
+
 from .ocpi.enums import EVSE_STATUSES
 
 
@@ -52,7 +54,7 @@ class Location(models.Model):
     parking_type = models.CharField(max_length=24, blank=True)
     time_zone = models.CharField(max_length=255, help_text="IANA time zone")
     last_updated = models.DateTimeField()
-    document = models.JSONField(help_text="the OCPI Location as published (EVSE statuses as sent)")
+    document = DocumentField(help_text="the OCPI Location as published (EVSE statuses as sent)")
     # SHA-256 of the canonical document: a repeated full load skips locations that did not change.
     digest = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -217,7 +219,7 @@ class Tariff(models.Model):
     start_date_time = models.DateTimeField(null=True, blank=True)
     end_date_time = models.DateTimeField(null=True, blank=True)
     last_updated = models.DateTimeField()
-    document = models.JSONField(help_text="the OCPI Tariff as published")
+    document = DocumentField(help_text="the OCPI Tariff as published")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -8,6 +8,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 
+from clearinghouse.db import DocumentField
+
 
 class DeliveryChannel(models.Model):
     """The ordered queue of messages to one partner in one role.
@@ -49,7 +51,7 @@ class OutboxMessage(models.Model):
     event_type = models.CharField(max_length=64, db_index=True)
     path = models.CharField(max_length=200, help_text="appended to the partner's endpoint URL")
     # Decimals and datetimes become strings (money as decimal strings, RFC 3339 times), as on the wire.
-    payload = models.JSONField(encoder=DjangoJSONEncoder)
+    payload = DocumentField(encoder=DjangoJSONEncoder)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField()

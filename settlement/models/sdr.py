@@ -14,6 +14,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from clearinghouse.db import DocumentField
+
 MONEY = {"max_digits": 18, "decimal_places": 4}
 QUANTITY = {"max_digits": 16, "decimal_places": 6}
 
@@ -98,8 +100,8 @@ class Sdr(models.Model):
     )
     tariff_source = models.CharField(max_length=9, choices=TariffSource.choices, blank=True)
     has_warnings = models.BooleanField(default=False)
-    cdr = models.JSONField("CDR as received", encoder=DjangoJSONEncoder)
-    rating = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder, help_text="the hub's lines")
+    cdr = DocumentField("CDR as received", encoder=DjangoJSONEncoder)
+    rating = DocumentField(null=True, blank=True, encoder=DjangoJSONEncoder, help_text="the hub's lines")
     dispute_reason_code = models.CharField(max_length=20, choices=DisputeReason.choices, blank=True)
     dispute_message = models.CharField(max_length=500, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
@@ -200,7 +202,7 @@ class SdrChargingPeriod(models.Model):
     charging_time = models.DecimalField("charging time (h)", null=True, blank=True, **QUANTITY)
     parking_time = models.DecimalField("parking time (h)", null=True, blank=True, **QUANTITY)
     reservation_time = models.DecimalField("reservation time (h)", null=True, blank=True, **QUANTITY)
-    dimensions = models.JSONField(encoder=DjangoJSONEncoder, help_text="every dimension as sent")
+    dimensions = DocumentField(encoder=DjangoJSONEncoder, help_text="every dimension as sent")
 
     class Meta:
         verbose_name = "charging period"
