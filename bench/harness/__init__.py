@@ -1,0 +1,1 @@
+"""The benchmark harness: servers, load generation, CPU accounting, results and their report."""
