@@ -14,7 +14,7 @@ from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 
 
-class _SharedClientCacheClient(RedisCacheClient):
+class SharedClientCacheClient(RedisCacheClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._clients: dict[int, Any] = {}
@@ -31,4 +31,4 @@ class _SharedClientCacheClient(RedisCacheClient):
 class RedisCache(DjangoRedisCache):
     def __init__(self, server: Any, params: dict[str, Any]) -> None:
         super().__init__(server, params)
-        self._class = _SharedClientCacheClient
+        self._class = SharedClientCacheClient
