@@ -6,8 +6,9 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
+DEMO_ARGS ?= --hub-url http://$(HOST):$(PORT)
 
-.PHONY: install run test lint format migrate worker beat clean bench reliability
+.PHONY: install run test lint format migrate worker beat clean bench reliability demo
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,6 +29,10 @@ run: migrate
 	  $(BIN)/celery -A clearinghouse beat --loglevel=WARNING --pidfile= & \
 	  if [ -n "$$REDIS_URL" ]; then $(BIN)/celery -A clearinghouse worker --loglevel=INFO & fi; \
 	  $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+# A day of roaming played against the hub `make run` serves (start that first, in another terminal).
+demo: install
+	$(BIN)/python -m demo.run $(DEMO_ARGS)
 
 worker: install
 	$(BIN)/celery -A clearinghouse worker --loglevel=INFO

@@ -325,6 +325,29 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
         "AuthorizationStatusEnum": "credentials.decision.Status",
     }
 )
+# Privacy (docs/privacy.md). The key of the pseudonyms that replace erased contract IDs: set it in
+# production and never change it (a new key gives a contract a new pseudonym). Unset, it is derived
+# from CREDENTIAL_PEPPER in production and from the secret key elsewhere.
+PRIVACY_PSEUDONYM_KEY = env(
+    "PRIVACY_PSEUDONYM_KEY",
+    default="privacy-pseudonym-key:v1:" + (CREDENTIAL_PEPPER if PRODUCTION else SECRET_KEY),
+)
+# An erasure waits for the contract's open sessions to end, at most this long.
+PRIVACY_ERASURE_MAX_WAIT_HOURS = env.int("PRIVACY_ERASURE_MAX_WAIT_HOURS", default=48)
+# Retention periods per data class (0 keeps forever); the nightly job anonymises or deletes.
+PRIVACY_AUTHORIZATION_RETENTION_DAYS = env.int("PRIVACY_AUTHORIZATION_RETENTION_DAYS", default=90)
+PRIVACY_SESSION_RETENTION_DAYS = env.int("PRIVACY_SESSION_RETENTION_DAYS", default=180)
+PRIVACY_DELIVERY_PAYLOAD_RETENTION_DAYS = env.int("PRIVACY_DELIVERY_PAYLOAD_RETENTION_DAYS", default=30)
+PRIVACY_DEAD_LETTER_RETENTION_DAYS = env.int("PRIVACY_DEAD_LETTER_RETENTION_DAYS", default=90)
+PRIVACY_AUDIT_LOG_RETENTION_DAYS = env.int("PRIVACY_AUDIT_LOG_RETENTION_DAYS", default=365)
+PRIVACY_SDR_PERSONAL_RETENTION_DAYS = env.int("PRIVACY_SDR_PERSONAL_RETENTION_DAYS", default=365)
+PRIVACY_ACCOUNTING_RETENTION_YEARS = env.int("PRIVACY_ACCOUNTING_RETENTION_YEARS", default=10)
+# Rows per transaction of the retention job.
+PRIVACY_RETENTION_BATCH_SIZE = env.int("PRIVACY_RETENTION_BATCH_SIZE", default=1000)
+# Every log handler drops credential values, PINs, passwords, tokens and secrets from what it writes.
+LOGGING["filters"]["redact_secrets"] = {"()": "credentials.privacy.logfilter.SecretRedactionFilter"}
+for _handler in LOGGING["handlers"].values():
+    _handler.setdefault("filters", []).append("redact_secrets")
 # --- end credentials ---
 
 # --- locations: EVSE data, live status, tariffs ----------------------------------------------------
@@ -380,4 +403,17 @@ SDR_ENERGY_CAPACITY_TOLERANCE = env("SDR_ENERGY_CAPACITY_TOLERANCE", default="0.
 SDR_BULK_MAX_ITEMS = env.int("SDR_BULK_MAX_ITEMS", default=500)
 # SDRs per message to a CSP: a batch of 500 goes out as a few messages, not 500.
 SDR_DELIVERY_BATCH_SIZE = env.int("SDR_DELIVERY_BATCH_SIZE", default=100)
+# A settlement run settles SDRs in windows of this many SDR ids, one transaction each (a killed run
+# resumes at the window it was in); a RUNNING run whose heartbeat is older than the stale time is
+# taken over by another worker.
+SETTLEMENT_RUN_BATCH_SIZE = env.int("SETTLEMENT_RUN_BATCH_SIZE", default=100000)
+SETTLEMENT_RUN_STALE_SECONDS = env.int("SETTLEMENT_RUN_STALE_SECONDS", default=600)
+# Statement numbers: PREFIX-YEAR-NNNNNN from a gap-free counter per year.
+SETTLEMENT_NUMBER_PREFIX = env("SETTLEMENT_NUMBER_PREFIX", default="CH")
+# Days between a statement becoming final and its payment being due; the hub's account named in the
+# payment instruction when a partner pays the hub (e.g. "IBAN DE00 0000 0000 0000 0000 00").
+SETTLEMENT_PAYMENT_TERMS_DAYS = env.int("SETTLEMENT_PAYMENT_TERMS_DAYS", default=14)
+SETTLEMENT_HUB_BANK_ACCOUNT = env("SETTLEMENT_HUB_BANK_ACCOUNT", default="")
+# Statement reports show contract IDs masked ("…5678"); off, they show them in full.
+SETTLEMENT_REPORTS_MASK_CONTRACT_IDS = env.bool("SETTLEMENT_REPORTS_MASK_CONTRACT_IDS", default=True)
 # --- end settlement ---

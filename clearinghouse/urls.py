@@ -23,6 +23,7 @@ urlpatterns = [
     path("api/i3/v1/", include(api_v1)),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("finance/", include("settlement.finance.urls")),
 ]
 
 handler400 = "clearinghouse.api.errors.handler400"

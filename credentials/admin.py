@@ -154,3 +154,7 @@ class AuthorizationRecordAdmin(ReadOnlyAdmin):
         "deadline_at", "routed_at",
     )  # fmt: skip
     raw_id_fields = ("start", "cso", "csp", "credential")
+
+
+# Privacy: erasures, exports and retention runs (credentials/privacy/admin.py registers them).
+from .privacy import admin as privacy_admin  # noqa: E402, F401

@@ -229,7 +229,29 @@ class AuthorizationRecord(models.Model):
             models.Index(
                 fields=["deadline_at"], name="authorization_pending_due", condition=Q(status="PENDING")
             ),
+            # authorizations_anonymise_due() (privacy retention): records not anonymised yet, by age.
+            models.Index(
+                fields=["created_at"],
+                name="authorization_retention_due",
+                condition=~Q(lookup_hash="") | ~Q(credential_hint=""),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.authorization_reference[:8]}… {self.status}"
+
+
+# Privacy records (erasures, exports, retention runs) live in their own module of this app.
+from .privacy.models import DataExport, Erasure, RetentionRun  # noqa: E402
+
+__all__ = [
+    "AuthorizationRecord",
+    "Credential",
+    "CredentialType",
+    "DataExport",
+    "DriverPersonalData",
+    "DynamicQrUse",
+    "Erasure",
+    "IssuedContract",
+    "RetentionRun",
+]

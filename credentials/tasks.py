@@ -5,6 +5,15 @@ from __future__ import annotations
 from celery import shared_task
 
 from . import services
+from .privacy.tasks import privacy_erasures_run_scheduled, privacy_retention_run
+
+__all__ = [
+    "authorization_route",
+    "authorizations_expire_overdue",
+    "dynamic_qr_uses_purge",
+    "privacy_erasures_run_scheduled",
+    "privacy_retention_run",
+]
 
 
 @shared_task(name="credentials.authorization_route", ignore_result=True)

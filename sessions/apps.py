@@ -29,3 +29,7 @@ class ChargingSessionsConfig(AppConfig):
                 on_delivered=command_delivered,
                 on_dead=command_delivery_dead,
             )
+        # Privacy: this app's erasure, export and retention steps (credentials runs them).
+        from . import privacy
+
+        privacy.register()

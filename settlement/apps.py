@@ -14,3 +14,9 @@ class SettlementConfig(AppConfig):
         from . import checks, hooks  # noqa: F401  (checks registers the system checks)
 
         hooks.register()
+        # Privacy: this app's erasure, export and retention steps (credentials runs them).
+        from . import privacy
+
+        privacy.register()
+        # Settlement runs and statements: the system checks of their settings.
+        from .services import settlement_checks  # noqa: F401

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path, register_converter
+from django.urls import include, path, register_converter
 
 from . import views
 
@@ -39,4 +39,6 @@ urlpatterns = [
         views.AuthorizationStopView.as_view(),
         name="authorization-stop",
     ),
+    # Privacy: erasures and the export of a contract (credentials/privacy/api).
+    path("", include("credentials.privacy.api.urls")),
 ]

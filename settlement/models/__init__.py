@@ -1,4 +1,5 @@
-"""Models of the settlement app: SDRs (sdr.py); settlement runs and statements live beside them."""
+"""Models of the settlement app: SDRs (sdr.py); fee plans, settlement runs and statements
+(statements.py)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,46 @@ from .sdr import (
     SdrState,
     TariffSource,
 )
+from .statements import (
+    Cadence,
+    FeeKind,
+    FeePlan,
+    FinanceUser,
+    Payer,
+    Role,
+    RunState,
+    SettlementRun,
+    Statement,
+    StatementFee,
+    StatementLine,
+    StatementPayment,
+    StatementSdr,
+    StatementSequence,
+    StatementState,
+)
 
 __all__ = [
+    "Cadence",
     "DisputeReason",
     "DisputedSdr",
+    "FeeKind",
+    "FeePlan",
+    "FinanceUser",
+    "Payer",
+    "Role",
+    "RunState",
     "Sdr",
     "SdrChargingPeriod",
     "SdrEvent",
     "SdrFinding",
     "SdrState",
+    "SettlementRun",
+    "Statement",
+    "StatementFee",
+    "StatementLine",
+    "StatementPayment",
+    "StatementSdr",
+    "StatementSequence",
+    "StatementState",
     "TariffSource",
 ]

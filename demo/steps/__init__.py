@@ -1,0 +1,1 @@
+"""The steps of the day, in the order demo.run plays them."""
