@@ -22,3 +22,19 @@ class I3AuthenticationScheme(OpenApiAuthenticationExtension):
                 "secret over METHOD\\nTARGET\\nTIMESTAMP\\nNONCE\\nhex(SHA256(body)); see docs/api.md."
             ),
         }
+
+
+# The error answers every I3 operation can give, described once for the OpenAPI schema.
+_COMMON_ERRORS = {
+    400: "Invalid request (error format)",
+    401: "Not authenticated, bad signature, replayed nonce or stale timestamp",
+    403: "Partner suspended or terminated, or the role this operation needs is missing",
+}
+
+
+def error_responses(**extra: str) -> dict[int, Any]:
+    """OpenAPI responses for the error format: the common ones plus e.g. `e404="No such SDR"`."""
+    from drf_spectacular.utils import OpenApiResponse
+
+    described = {**_COMMON_ERRORS, **{int(key[1:]): text for key, text in extra.items()}}
+    return {code: OpenApiResponse(description=text) for code, text in sorted(described.items())}

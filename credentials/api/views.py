@@ -18,6 +18,7 @@ from clearinghouse.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from clearinghouse.api.idempotency import idempotent
 from clearinghouse.api.pagination import I3CursorPagination, paginated
 from clearinghouse.api.permissions import IsCSO, IsCSP
+from clearinghouse.api.schema import error_responses
 from clearinghouse.api.views import I3APIView
 from clearinghouse.errors import InvalidInput, NotFoundError
 from credentials import selectors, services
@@ -47,12 +48,7 @@ from .serializers import (
 
 T = TypeVar("T")
 
-ERRORS = {
-    400: OpenApiResponse(description="Invalid request (error format)"),
-    401: OpenApiResponse(description="Not authenticated, bad signature, replayed nonce or stale timestamp"),
-    403: OpenApiResponse(description="Partner suspended or terminated, or role missing"),
-    404: OpenApiResponse(description="No such object among yours"),
-}
+ERRORS = error_responses(e404="No such object among yours")
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*\"?([0-9]{1,6})\"?\s*(?:$|[,;\s])", re.IGNORECASE)
 NO_STORE = {"Cache-Control": "no-store"}
 

@@ -18,6 +18,7 @@ from clearinghouse.api.authentication import verify_signed_request
 from clearinghouse.api.errors import ApiError
 from clearinghouse.api.pagination import paginated, results_of
 from clearinghouse.api.principal import principal_get
+from clearinghouse.api.schema import error_responses
 from clearinghouse.api.views import I3APIView
 from clearinghouse.context import Actor, set_actor
 from clearinghouse.errors import Forbidden, Unauthorized
@@ -35,11 +36,7 @@ from .serializers import (
     TokenOut,
 )
 
-ERRORS = {
-    400: OpenApiResponse(description="Invalid request (error format)"),
-    401: OpenApiResponse(description="Not authenticated, bad signature, replayed nonce or stale timestamp"),
-    403: OpenApiResponse(description="Partner suspended or terminated, or role missing"),
-}
+ERRORS = error_responses()
 
 
 def _token_answer(refresh: RefreshToken, *, include_refresh: bool = True) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from clearinghouse.api.idempotency import idempotent
 from clearinghouse.api.pagination import I3CursorPagination
 from clearinghouse.api.permissions import IsActivePartner, IsCSO, IsCSP
+from clearinghouse.api.schema import error_responses
 from clearinghouse.api.views import I3APIView
 from clearinghouse.errors import InvalidInput, NotFoundError
 from clearinghouse.lib.identifiers import IdentifierError, parse_operator_id
@@ -42,14 +43,11 @@ from .serializers import (
 
 T = TypeVar("T")
 
-ERRORS = {
-    400: OpenApiResponse(description="Invalid request (error format)"),
-    401: OpenApiResponse(description="Not authenticated, bad signature, replayed nonce or stale timestamp"),
-    403: OpenApiResponse(description="Partner suspended or terminated, or role missing"),
-    404: OpenApiResponse(description="No such object among those visible to you"),
-    409: OpenApiResponse(description="Conflict: invalid transition, duplicate, or mixed mode"),
-    422: OpenApiResponse(description="A business rule refuses it (error format)"),
-}
+ERRORS = error_responses(
+    e404="No such object among those visible to you",
+    e409="Conflict: invalid transition, duplicate, or mixed mode",
+    e422="A business rule refuses it (error format)",
+)
 COMMAND_TYPE = "charging_sessions.RemoteCommand"
 
 

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from clearinghouse.api.errors import ApiError
 from clearinghouse.api.pagination import I3CursorPagination, paginated
 from clearinghouse.api.permissions import IsActivePartner
+from clearinghouse.api.schema import error_responses
 from clearinghouse.api.views import I3APIView
 from clearinghouse.errors import NotFoundError
 
@@ -29,11 +30,7 @@ from ..services.settlement_representation import statement_out
 from ..validation.reader import parse_datetime
 from .statements_serializers import StatementDetailOut, StatementOut
 
-ERRORS = {
-    400: OpenApiResponse(description="Invalid request (error format)"),
-    401: OpenApiResponse(description="Not authenticated, bad signature, replayed nonce or stale timestamp"),
-    403: OpenApiResponse(description="Partner inactive"),
-}
+ERRORS = error_responses()
 NOT_FOUND = {404: OpenApiResponse(description="No such statement of yours")}
 LIST_PARAMETERS = [
     OpenApiParameter("since", str, description="only statements changed after this moment (RFC 3339)"),

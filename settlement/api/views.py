@@ -17,6 +17,7 @@ from clearinghouse.api.errors import ApiError, error_body
 from clearinghouse.api.idempotency import idempotent
 from clearinghouse.api.pagination import I3CursorPagination, paginated
 from clearinghouse.api.permissions import IsActivePartner, IsCSO, IsCSP
+from clearinghouse.api.schema import error_responses
 from clearinghouse.api.views import I3APIView
 from clearinghouse.errors import NotFoundError
 
@@ -28,12 +29,7 @@ from ..services.sdr_intake import IntakeOutcome
 from ..validation.reader import parse_datetime
 from .serializers import CorrectionIn, CorrectionOut, DisputeIn, IntakeOut, SdrOut
 
-ERRORS = {
-    400: OpenApiResponse(description="Invalid request (error format)"),
-    401: OpenApiResponse(description="Not authenticated, bad signature, replayed nonce or stale timestamp"),
-    403: OpenApiResponse(description="Partner inactive, or the role this operation needs is missing"),
-    404: OpenApiResponse(description="No such SDR of yours"),
-}
+ERRORS = error_responses(e404="No such SDR of yours")
 LIST_PARAMETERS = [
     OpenApiParameter("since", str, description="only SDRs changed after this moment (RFC 3339)"),
     OpenApiParameter("state", str, enum=SdrState.values, description="only SDRs in this state"),

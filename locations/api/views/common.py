@@ -5,21 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clearinghouse.api.pagination import I3CursorPagination
 from clearinghouse.api.permissions import IsActivePartner, IsCSO
+from clearinghouse.api.schema import error_responses
 from clearinghouse.api.views import I3APIView
 
-ERRORS = {
-    400: OpenApiResponse(description="Invalid request (error format)"),
-    401: OpenApiResponse(description="Not authenticated or bad signature"),
-    403: OpenApiResponse(description="Role missing or partner inactive"),
-    404: OpenApiResponse(description="Not found, or not yours"),
-}
+ERRORS = error_responses(e404="Not found, or not yours")
 OPERATOR = OpenApiParameter(
     "operator", str, description="operator ID (DE*ABC) of the CSO, when several publish the same id"
 )
