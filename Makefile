@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_ARGS ?= --hub-url http://$(HOST):$(PORT)
 
-.PHONY: install run test lint format migrate worker beat clean bench reliability demo
+.PHONY: install run test lint format migrate worker beat clean bench reliability demo soak
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -46,6 +46,11 @@ test: install
 # Hostile input and fault tests (docs/reliability.md); CI runs them after the unit suite.
 reliability: install
 	DJANGO_ENV=test CELERY_TASK_ALWAYS_EAGER=true $(BIN)/python -m pytest -m reliability $(PYTEST_ARGS)
+
+# Ten minutes of mixed traffic against gunicorn + a Celery worker on a private PostgreSQL and Redis
+# (docs/reliability.md); SOAK_SECONDS, SOAK_RATE, SOAK_MEMORY_MARGIN_MIB tune it. Not run in CI.
+soak: install
+	DJANGO_ENV=test $(BIN)/python -m pytest -m soak tests/reliability -s $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

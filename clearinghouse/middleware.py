@@ -29,3 +29,25 @@ class RequestIdMiddleware:
             actor_var.reset(actor_token)
         response["X-Request-ID"] = request_id
         return response
+
+
+class ApiUnavailableMiddleware:
+    """A database outage met outside a DRF view (middleware, Django's own views) under /api/
+    answers 503 in the error format, like the views do, instead of a server error."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from django.db import InterfaceError, OperationalError
+
+        from .api.errors import UNAVAILABLE_MESSAGE, json_error
+
+        if request.path.startswith("/api/") and isinstance(exception, (OperationalError, InterfaceError)):
+            response = json_error(503, "unavailable", UNAVAILABLE_MESSAGE)
+            response["Retry-After"] = "5"
+            return response
+        return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
+from clearinghouse.api import nonces
 from tests.support import Onboarded, onboard
 
 
@@ -12,6 +13,8 @@ from tests.support import Onboarded, onboard
 def _clean_cache():
     # Principals, nonces and throttle counters live in the cache; ids are reused across tests.
     cache.clear()
+    # The nonce store remembers cache outages per process; each test starts with a healthy cache.
+    nonces._state.update(down_since=None, last_failure=None, checked_at=0.0, fallback_rows=False)
     yield
 
 

@@ -69,7 +69,7 @@ def verify_signed_request(request: Any, *, secret: str, partner_id: int) -> None
         for target in request_targets(request)
     ):
         raise SignatureFailed(detail="The request signature does not match.", code="bad_signature")
-    if not nonce_claim(partner_id=partner_id, nonce=nonce):
+    if not nonce_claim(partner_id=partner_id, nonce=nonce, timestamp=signing.parse_timestamp(timestamp)):
         raise SignatureFailed(detail="This nonce was used before.", code="nonce_reused")
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -43,6 +44,7 @@ class Unprocessable(ApiError):
         super().__init__(code, message, status_code=422, details=details)
 
 
+UNAVAILABLE_MESSAGE = "The hub cannot reach its database right now; retry shortly."
 TOO_BIG_MESSAGE = "The request body is larger than the hub accepts (I3_MAX_BODY_BYTES)."
 
 
@@ -81,6 +83,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         set_rollback()
         return Response(
             error_body(exc.code, exc.message, exc.details), status=exc.status_code, headers=headers
+        )
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is unreachable or restarting: the request may be retried, it is no bug.
+        set_rollback()
+        return Response(
+            error_body("unavailable", UNAVAILABLE_MESSAGE), status=503, headers={"Retry-After": "5"}
         )
     if isinstance(exc, RequestDataTooBig):
         set_rollback()

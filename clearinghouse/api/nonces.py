@@ -1,12 +1,21 @@
 """Replay protection: each (partner, nonce) is accepted once within its time-to-live.
 
 Nonces live in the cache (Redis in production). When the cache cannot be reached the database takes
-over, so replay protection is never switched off: an outage degrades speed, not safety.
+over, so replay protection is never switched off: an outage degrades speed, not safety. Two races at
+the switch are closed here:
+- a request accepted just before the outage (its nonce only in Redis) and replayed during it: while
+  the cache is down, a timestamp from an earlier second than this process lost the cache cannot be
+  proven fresh and is refused (the client signs again);
+- a request made during the outage (its nonce only in the database) and replayed after Redis returns:
+  while unexpired fallback rows exist, a nonce Redis accepts is also looked up in the database (the
+  existence check is cached for a second per process).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,24 +27,69 @@ from clearinghouse.models import UsedNonce
 
 logger = logging.getLogger(__name__)
 
+_lock = threading.Lock()
+_state: dict[str, float | bool | None] = {
+    "down_since": None,
+    "last_failure": None,
+    "checked_at": 0.0,
+    "fallback_rows": False,
+}
 
-def nonce_claim(*, partner_id: int, nonce: str) -> bool:
-    """True if the nonce was unused (and is now used); False on a replay."""
+
+def nonce_claim(*, partner_id: int, nonce: str, timestamp: float | None = None) -> bool:
+    """True if the nonce was unused (and is now used); False on a replay or an unprovable one."""
     ttl = settings.I3_NONCE_TTL_SECONDS
     try:
-        return bool(cache.add(f"i3:nonce:{partner_id}:{nonce}", 1, timeout=ttl))
+        added = bool(cache.add(f"i3:nonce:{partner_id}:{nonce}", 1, timeout=ttl))
     except Exception:
         logger.warning("nonce cache unavailable; using the database fallback")
-    return _nonce_claim_db(partner_id=partner_id, nonce=nonce, ttl=ttl)
+        now = time.time()
+        with _lock:
+            # A new outage begins when none is known, or when this process has not met the failure
+            # for a while (the cache may have been back in between without this process noticing).
+            last_failure = _state["last_failure"]
+            if _state["down_since"] is None or last_failure is None or now - float(last_failure) > 5.0:
+                _state["down_since"] = now
+            _state["last_failure"] = now
+            down_since = float(_state["down_since"])  # type: ignore[arg-type]
+        # A request signed in an earlier second than this process lost the cache is refused even
+        # if genuine (its client signs again); one signed in that same second passes, so traffic
+        # keeps flowing through the switch. The replay window left is under a second.
+        if timestamp is not None and timestamp < int(down_since):
+            return False
+        claimed = _nonce_claim_db(partner_id=partner_id, nonce=nonce, ttl=ttl)
+        with _lock:
+            _state["fallback_rows"] = True
+        return claimed
+    with _lock:
+        _state["down_since"] = None
+    if not added:
+        return False
+    if _fallback_rows_exist():
+        now = timezone.now()
+        if UsedNonce.objects.filter(partner_id=partner_id, nonce=nonce, expires_at__gt=now).exists():
+            return False
+    return True
+
+
+def _fallback_rows_exist() -> bool:
+    now = time.monotonic()
+    with _lock:
+        if now - float(_state["checked_at"]) < 1.0:  # type: ignore[arg-type]
+            return bool(_state["fallback_rows"])
+    exists = UsedNonce.objects.filter(expires_at__gt=timezone.now()).exists()
+    with _lock:
+        _state["checked_at"] = now
+        _state["fallback_rows"] = exists
+    return exists
 
 
 def _nonce_claim_db(*, partner_id: int, nonce: str, ttl: int) -> bool:
     now = timezone.now()
     try:
         with transaction.atomic():
-            UsedNonce.objects.create(
-                partner_id=partner_id, nonce=nonce, expires_at=now + timedelta(seconds=ttl)
-            )
+            expires = now + timedelta(seconds=ttl)
+            UsedNonce.objects.create(partner_id=partner_id, nonce=nonce, expires_at=expires)
         return True
     except IntegrityError:
         # Seen before; an expired row may be reused (its request is outside the skew window anyway).

@@ -251,10 +251,15 @@ def test_replay_protection_survives_a_cache_outage(cso, monkeypatch):
     monkeypatch.setattr(cache, "add", down)
     monkeypatch.setattr(cache, "get", down)
     monkeypatch.setattr(cache, "set", down)
-    assert cso.client.get("/partners/me", nonce="outage-nonce-0001").status_code == 200
-    r = cso.client.get("/partners/me", nonce="outage-nonce-0001")
+    # Signed after the outage began (the hub refuses what was signed before it: it cannot know).
+    later = str(int(time.time()) + 2)
+    assert cso.client.get("/partners/me", nonce="outage-nonce-0001", timestamp=later).status_code == 200
+    r = cso.client.get("/partners/me", nonce="outage-nonce-0001", timestamp=later)
     assert r.status_code == 401
     assert error_code(r) == "nonce_reused"
+    # A request signed before the outage began cannot be proven fresh: refused.
+    early = str(int(time.time()) - 60)
+    assert cso.client.get("/partners/me", nonce="outage-nonce-0002", timestamp=early).status_code == 401
 
 
 def test_passwords_are_hashed_with_argon2_in_production_settings():

@@ -155,3 +155,20 @@ def test_too_large_body_is_413(cso, settings):
     r = cso.client.post("/probe/create", {"blob": "x" * 5000})
     assert r.status_code == 413
     assert error_code(r) == "payload_too_large"
+
+
+def test_database_outage_answers_503_not_500(cso, monkeypatch):
+    from django.db import OperationalError
+
+    from partners import selectors
+
+    cso.client.login()
+
+    def down(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(selectors, "partner_get", down)
+    r = cso.client.get("/partners/me")
+    assert r.status_code == 503
+    assert error_code(r) == "unavailable"
+    assert r["Retry-After"] == "5"

@@ -8,8 +8,6 @@ no server error, every error in the one error format, every success matching its
 from __future__ import annotations
 
 import json
-import secrets
-import time
 from typing import Any
 
 import pytest
@@ -20,7 +18,7 @@ from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 from schemathesis import checks as st_checks
 
-from clearinghouse.lib import signing
+from tests.reliability.signed import I3Auth
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
@@ -28,29 +26,6 @@ RAW_SCHEMA = SchemaGenerator(api_version="1").get_schema(request=None, public=Tr
 schema = schemathesis.openapi.from_dict(json.loads(json.dumps(RAW_SCHEMA, default=str)))
 
 HIGH_RATES = {"default": "100000/s", "authorization": "100000/s", "bulk": "100000/s"}
-
-
-class I3Auth(requests.auth.AuthBase):
-    """Signs a prepared request exactly as a partner would, and adds the bearer token."""
-
-    def __init__(self, secret: str, access: str | None) -> None:
-        self.secret = secret
-        self.access = access
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        body = request.body or b""
-        if isinstance(body, str):
-            body = body.encode()
-        timestamp = str(int(time.time()))
-        nonce = secrets.token_hex(16)
-        request.headers[signing.HEADER_TIMESTAMP] = timestamp
-        request.headers[signing.HEADER_NONCE] = nonce
-        request.headers[signing.HEADER_SIGNATURE] = signing.sign(
-            self.secret, request.method or "GET", request.path_url, timestamp, nonce, body
-        )
-        if self.access and "Authorization" not in request.headers:
-            request.headers["Authorization"] = f"Bearer {self.access}"
-        return request
 
 
 @schemathesis.check
