@@ -27,6 +27,9 @@ from clearinghouse.models import UsedNonce
 
 logger = logging.getLogger(__name__)
 
+# Two failures further apart than this are not taken as one outage (see nonce_claim).
+OUTAGE_CONTINUITY_SECONDS = 1.0
+
 _lock = threading.Lock()
 _state: dict[str, float | bool | None] = {
     "down_since": None,
@@ -46,9 +49,14 @@ def nonce_claim(*, partner_id: int, nonce: str, timestamp: float | None = None) 
         now = time.time()
         with _lock:
             # A new outage begins when none is known, or when this process has not met the failure
-            # for a while (the cache may have been back in between without this process noticing).
+            # within the last second: the cache may have been back in between (serving other
+            # processes, accepting nonces this one never saw), so an older start is not trusted.
             last_failure = _state["last_failure"]
-            if _state["down_since"] is None or last_failure is None or now - float(last_failure) > 5.0:
+            if (
+                _state["down_since"] is None
+                or last_failure is None
+                or now - float(last_failure) > OUTAGE_CONTINUITY_SECONDS
+            ):
                 _state["down_since"] = now
             _state["last_failure"] = now
             down_since = float(_state["down_since"])  # type: ignore[arg-type]

@@ -262,6 +262,27 @@ def test_replay_protection_survives_a_cache_outage(cso, monkeypatch):
     assert cso.client.get("/partners/me", nonce="outage-nonce-0002", timestamp=early).status_code == 401
 
 
+def test_an_earlier_outage_does_not_open_a_replay_window_in_the_next(cso, monkeypatch):
+    """A process that met an outage, then served nothing while the cache was back (other processes
+    accepted nonces there), must not take the old start for the new outage's."""
+    from django.core.cache import cache
+
+    from clearinghouse.api import nonces
+
+    now = time.time()
+    # This process lost the cache 30 s ago and last met the failure 3 s ago.
+    nonces._state.update(down_since=now - 30, last_failure=now - 3)
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(cache, "add", down)
+    # Signed 2 s ago: the cache may have accepted it in between, so it cannot be proven fresh.
+    assert not nonces.nonce_claim(partner_id=cso.partner.pk, nonce="between-outages", timestamp=now - 2)
+    # Within the same outage the start holds: a request signed after it passes.
+    assert nonces.nonce_claim(partner_id=cso.partner.pk, nonce="during-outage", timestamp=now + 1)
+
+
 def test_passwords_are_hashed_with_argon2_in_production_settings():
     from django.conf import settings
 
