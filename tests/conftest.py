@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from clearinghouse.api import nonces
+from clearinghouse.api import authentication, nonces, principal
 from tests.support import Onboarded, onboard
 
 
@@ -15,6 +15,9 @@ def _clean_cache():
     cache.clear()
     # The nonce store remembers cache outages per process; each test starts with a healthy cache.
     nonces._state.update(down_since=None, last_failure=None, checked_at=0.0, fallback_rows=False)
+    # What this process remembers of principals and verified tokens starts empty too.
+    principal._local.clear()
+    authentication._tokens.clear()
     yield
 
 

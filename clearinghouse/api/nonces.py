@@ -39,36 +39,22 @@ _state: dict[str, float | bool | None] = {
 }
 
 
+def nonce_key(partner_id: int, nonce: str) -> str:
+    return f"i3:nonce:{partner_id}:{nonce}"
+
+
 def nonce_claim(*, partner_id: int, nonce: str, timestamp: float | None = None) -> bool:
     """True if the nonce was unused (and is now used); False on a replay or an unprovable one."""
     ttl = settings.I3_NONCE_TTL_SECONDS
     try:
-        added = bool(cache.add(f"i3:nonce:{partner_id}:{nonce}", 1, timeout=ttl))
+        added = bool(cache.add(nonce_key(partner_id, nonce), 1, timeout=ttl))
     except Exception:
-        logger.warning("nonce cache unavailable; using the database fallback")
-        now = time.time()
-        with _lock:
-            # A new outage begins when none is known, or when this process has not met the failure
-            # within the last second: the cache may have been back in between (serving other
-            # processes, accepting nonces this one never saw), so an older start is not trusted.
-            last_failure = _state["last_failure"]
-            if (
-                _state["down_since"] is None
-                or last_failure is None
-                or now - float(last_failure) > OUTAGE_CONTINUITY_SECONDS
-            ):
-                _state["down_since"] = now
-            _state["last_failure"] = now
-            down_since = float(_state["down_since"])  # type: ignore[arg-type]
-        # A request signed in an earlier second than this process lost the cache is refused even
-        # if genuine (its client signs again); one signed in that same second passes, so traffic
-        # keeps flowing through the switch. The replay window left is under a second.
-        if timestamp is not None and timestamp < int(down_since):
-            return False
-        claimed = _nonce_claim_db(partner_id=partner_id, nonce=nonce, ttl=ttl)
-        with _lock:
-            _state["fallback_rows"] = True
-        return claimed
+        return nonce_claim_without_cache(partner_id=partner_id, nonce=nonce, timestamp=timestamp)
+    return nonce_claimed_in_cache(partner_id=partner_id, nonce=nonce, added=added)
+
+
+def nonce_claimed_in_cache(*, partner_id: int, nonce: str, added: bool) -> bool:
+    """The outcome of a claim the cache answered (`added`: the key was new there)."""
     with _lock:
         _state["down_since"] = None
     if not added:
@@ -78,6 +64,34 @@ def nonce_claim(*, partner_id: int, nonce: str, timestamp: float | None = None) 
         if UsedNonce.objects.filter(partner_id=partner_id, nonce=nonce, expires_at__gt=now).exists():
             return False
     return True
+
+
+def nonce_claim_without_cache(*, partner_id: int, nonce: str, timestamp: float | None) -> bool:
+    """The claim when the cache cannot be reached: the database keeps the nonce."""
+    logger.warning("nonce cache unavailable; using the database fallback")
+    now = time.time()
+    with _lock:
+        # A new outage begins when none is known, or when this process has not met the failure
+        # within the last second: the cache may have been back in between (serving other
+        # processes, accepting nonces this one never saw), so an older start is not trusted.
+        last_failure = _state["last_failure"]
+        if (
+            _state["down_since"] is None
+            or last_failure is None
+            or now - float(last_failure) > OUTAGE_CONTINUITY_SECONDS
+        ):
+            _state["down_since"] = now
+        _state["last_failure"] = now
+        down_since = float(_state["down_since"])  # type: ignore[arg-type]
+    # A request signed in an earlier second than this process lost the cache is refused even
+    # if genuine (its client signs again); one signed in that same second passes, so traffic
+    # keeps flowing through the switch. The replay window left is under a second.
+    if timestamp is not None and timestamp < int(down_since):
+        return False
+    claimed = _nonce_claim_db(partner_id=partner_id, nonce=nonce, ttl=settings.I3_NONCE_TTL_SECONDS)
+    with _lock:
+        _state["fallback_rows"] = True
+    return claimed
 
 
 def _fallback_rows_exist() -> bool:

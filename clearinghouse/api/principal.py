@@ -79,9 +79,34 @@ def _decrypt(token: str) -> str:
     return decrypt(field_fernet(), token)
 
 
+def principal_cache_key(user_id: int) -> str:
+    return f"{_CACHE_PREFIX}{user_id}"
+
+
+# The last principal this process saw per user. It is only ever used together with a check that
+# the shared cache still holds the same record (clearinghouse.api.roundtrip), so an invalidation
+# anywhere takes effect on the next request everywhere.
+_local: dict[int, Principal] = {}
+_LOCAL_MAX = 10_000
+
+
+def principal_local(*, user_id: int) -> Principal | None:
+    return _local.get(user_id)
+
+
+def principal_remember(principal: Principal) -> None:
+    if len(_local) >= _LOCAL_MAX:
+        _local.clear()
+    _local[principal.user_id] = principal
+
+
+def principal_forget(*, user_id: int) -> None:
+    _local.pop(user_id, None)
+
+
 def principal_get(*, user_id: int) -> Principal | None:
     """The principal of a user id, from the cache or (on a miss or a cache outage) the database."""
-    key = f"{_CACHE_PREFIX}{user_id}"
+    key = principal_cache_key(user_id)
     try:
         cached = django_cache.get(key)
     except Exception:  # the cache (Redis) is down: the database still answers
@@ -102,7 +127,10 @@ def principal_get(*, user_id: int) -> Principal | None:
 
 def principal_invalidate(*, user_ids: Iterable[int]) -> None:
     """Forget cached principals: call on every change of status, roles, password or secret."""
-    keys = [f"{_CACHE_PREFIX}{uid}" for uid in user_ids]
+    user_ids = list(user_ids)
+    for uid in user_ids:
+        principal_forget(user_id=uid)
+    keys = [principal_cache_key(uid) for uid in user_ids]
     if not keys:
         return
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -27,20 +28,53 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), _PERIODS[period.strip()[0].lower()]
 
 
-def _count(key: str, ttl: int) -> int:
+@dataclass(frozen=True)
+class Window:
+    """The fixed window a request counts in: its counter key, the key's lifetime, the limit."""
+
+    key: str
+    ttl: int
+    limit: int
+    ends_at: float
+
+
+def window_of(*, scope: str, partner_id: int, now: float | None = None) -> Window:
+    limit, period = parse_rate(settings.I3_THROTTLE_RATES.get(scope, settings.I3_THROTTLE_RATES["default"]))
+    now = time.time() if now is None else now
+    window = int(now // period)
+    return Window(f"i3:throttle:{scope}:{partner_id}:{window}", period + 1, limit, (window + 1) * period)
+
+
+def scope_of(view: Any) -> str:
+    return getattr(view, "throttle_scope", None) or PartnerRateThrottle.default_scope
+
+
+def limits(view: Any) -> bool:
+    """Whether the view counts requests with this limiter."""
+    return any(
+        isinstance(c, type) and issubclass(c, PartnerRateThrottle)
+        for c in getattr(view, "throttle_classes", ())
+    )
+
+
+def count_in_window(window: Window) -> int:
     """Increment a window's counter: one round trip on Redis (INCR and EXPIRE NX in a pipeline)."""
     if isinstance(cache._cache if hasattr(cache, "_cache") else None, SharedClientCacheClient):
-        full_key = cache.make_and_validate_key(key)
+        full_key = cache.make_and_validate_key(window.key)
         pipe = cache._cache.get_client(full_key, write=True).pipeline(transaction=False)
         pipe.incr(full_key)
-        pipe.expire(full_key, ttl, nx=True)
+        pipe.expire(full_key, window.ttl, nx=True)
         count, _ = pipe.execute()
         return int(count)
     try:
-        cache.add(key, 0, timeout=ttl)
-        return int(cache.incr(key))
+        cache.add(window.key, 0, timeout=window.ttl)
+        return int(cache.incr(window.key))
     except ValueError:  # the key expired between add and incr
         return 1
+
+
+# Set by the authentication when it counted the request in its round trip (clearinghouse.api.roundtrip).
+COUNTED = "_i3_throttle_counted"
 
 
 class PartnerRateThrottle(BaseThrottle):
@@ -55,20 +89,18 @@ class PartnerRateThrottle(BaseThrottle):
         partner_id = getattr(request.user, "partner_id", None)
         if partner_id is None:
             return True
-        scope = getattr(view, "throttle_scope", None) or self.default_scope
-        limit, period = parse_rate(
-            settings.I3_THROTTLE_RATES.get(scope, settings.I3_THROTTLE_RATES["default"])
-        )
-        now = time.time()
-        window = int(now // period)
-        key = f"i3:throttle:{scope}:{partner_id}:{window}"
-        try:
-            count = _count(key, period + 1)
-        except Exception:
-            logger.warning("throttle cache unavailable; not limiting")
-            return True
-        if count > limit:
-            self._wait = (window + 1) * period - now
+        counted: tuple[Window, int] | None = getattr(request, COUNTED, None)
+        if counted is not None:
+            window, count = counted
+        else:
+            window = window_of(scope=scope_of(view), partner_id=partner_id)
+            try:
+                count = count_in_window(window)
+            except Exception:
+                logger.warning("throttle cache unavailable; not limiting")
+                return True
+        if count > window.limit:
+            self._wait = max(0.0, window.ends_at - time.time())
             return False
         return True
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import override_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
+from clearinghouse.api import authentication
 from partners import services
 from partners.models import PartnerUser
 from tests.support import error_code
@@ -215,6 +216,61 @@ def test_rotated_secret_invalidates_old_signatures(cso):
     assert cso.client.get("/partners/me").status_code == 200
 
 
+def _as_if_another_process_changed(user_id: int, **db_changes: object) -> None:
+    """A change made by another hub process: the database and the shared cache change, this
+    process's memory of the principal does not."""
+    from django.core.cache import cache
+
+    from clearinghouse.api.principal import principal_cache_key
+
+    if db_changes:
+        PartnerUser.objects.filter(user_id=user_id).update(**db_changes)
+    cache.delete(principal_cache_key(user_id))
+
+
+def test_a_suspension_by_another_process_takes_effect_on_the_next_request(cso):
+    from partners.models import Partner
+
+    cso.client.login()
+    assert cso.client.get("/partners/me").status_code == 200  # this process now knows the principal
+    user_id = PartnerUser.objects.get(user__username=cso.username).user_id
+    Partner.objects.filter(pk=cso.partner.pk).update(status=Partner.Status.SUSPENDED)
+    _as_if_another_process_changed(user_id)
+    r = cso.client.get("/partners/me")
+    assert r.status_code == 403 and error_code(r) == "partner_inactive"
+
+
+def test_a_secret_rotated_by_another_process_is_used_on_the_next_request(cso):
+    from clearinghouse.api.secrets import field_fernet
+    from clearinghouse.lib.crypto import encrypt
+
+    cso.client.login()
+    assert cso.client.get("/partners/me").status_code == 200
+    user_id = PartnerUser.objects.get(user__username=cso.username).user_id
+    old, new = cso.client.secret, "a-new-secret-of-another-process-0123456789"
+    PartnerUser.objects.filter(user_id=user_id).update(hmac_secret_encrypted=encrypt(field_fernet(), new))
+    _as_if_another_process_changed(user_id)
+    r = cso.client.get("/partners/me")
+    assert r.status_code == 401 and error_code(r) == "bad_signature"
+    cso.client.secret = new
+    assert cso.client.get("/partners/me").status_code == 200
+    cso.client.secret = old
+    assert cso.client.get("/partners/me").status_code == 401
+
+
+def test_a_verified_token_is_refused_once_it_expires(cso, monkeypatch):
+    cso.client.login()
+    assert cso.client.get("/partners/me").status_code == 200  # verified and remembered
+    expires = AccessToken(cso.client.access)["exp"]
+    later = expires + 1
+    monkeypatch.setattr(authentication.time, "time", lambda: later)
+    monkeypatch.setattr(
+        "rest_framework_simplejwt.tokens.aware_utcnow", lambda: datetime.fromtimestamp(later, UTC)
+    )
+    r = cso.client.get("/partners/me", timestamp=str(int(later)))
+    assert r.status_code == 401 and error_code(r) == "token_expired"
+
+
 def test_refresh_gives_a_new_access_token(cso):
     cso.client.login()
     r = cso.client.post("/auth/token/refresh", {"refresh": cso.client.refresh}, auth=False)
@@ -251,6 +307,7 @@ def test_replay_protection_survives_a_cache_outage(cso, monkeypatch):
     monkeypatch.setattr(cache, "add", down)
     monkeypatch.setattr(cache, "get", down)
     monkeypatch.setattr(cache, "set", down)
+    monkeypatch.setattr(authentication, "round_trip", down)  # the pipelined path on Redis
     # Signed after the outage began (the hub refuses what was signed before it: it cannot know).
     later = str(int(time.time()) + 2)
     assert cso.client.get("/partners/me", nonce="outage-nonce-0001", timestamp=later).status_code == 200
