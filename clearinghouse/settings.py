@@ -117,6 +117,9 @@ else:
     # Health checks let persistent connections recover after a PostgreSQL restart without
     # restarting the hub.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, checking only connections that idled (clearinghouse/postgresql/base.py).
+        DATABASES["default"]["ENGINE"] = "clearinghouse.postgresql"
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
