@@ -36,6 +36,12 @@ class DocumentField(models.JSONField):
 # one description of the query (its joins, filters and conversions), without its per-call cost.
 
 
+def _statement_cursor(connection: Any) -> Any:
+    """On PostgreSQL a cursor whose statements the server plans once (clearinghouse.postgresql)."""
+    prepared = getattr(connection, "prepared_cursor", None)
+    return prepared() if prepared is not None else connection.cursor()
+
+
 class PreparedQuery:
     """A read query compiled once, run with new values: `query.first(name=value, ...)`.
 
@@ -91,7 +97,7 @@ class PreparedQuery:
             value = self._adapt(connection, self._kinds[name], values[name])
             for position in positions:
                 params[position] = value
-        with connection.cursor() as cursor:
+        with _statement_cursor(connection) as cursor:
             cursor.execute(compiled.sql, params)
             row = cursor.fetchone()
         if row is None:
@@ -147,7 +153,7 @@ class PreparedInsert:
         connection = connections[using]
         obj = self._model(**values)
         params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in self._fields]
-        with connection.cursor() as cursor:
+        with _statement_cursor(connection) as cursor:
             cursor.execute(sql, params)
             if returning:
                 return cursor.fetchone()[0]

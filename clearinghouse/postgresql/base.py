@@ -1,4 +1,5 @@
-"""The PostgreSQL backend of the hub: Django's, with a health check only where it can matter.
+"""The PostgreSQL backend of the hub: Django's, with a health check only where it can matter, and
+cursors for the hot paths whose statements PostgreSQL plans once.
 
 With CONN_HEALTH_CHECKS, Django proves a persistent connection with a `SELECT 1` at the start of
 every request that uses it: one more round trip on every request of a busy process. A connection
@@ -13,10 +14,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import psycopg
 from django.db.backends.postgresql import base
+from django.db.backends.postgresql.base import TIMESTAMPTZ_OID
+from django.db.backends.postgresql.psycopg_any import register_tzloader
+from psycopg.pq import Format
 
 # A connection used more recently than this is taken as healthy without a check.
 RECENTLY_USED_SECONDS = 1.0
+
+_PREPARED = "\x00prepared"
+# psycopg prepares a statement the second time a connection runs it.
+PREPARE_THRESHOLD = 1
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -32,3 +41,29 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self.health_check_done = True
             return
         super().close_if_health_check_failed()
+
+    def get_connection_params(self) -> dict[str, Any]:
+        params = super().get_connection_params()
+        # Django turns psycopg's prepared statements off so that transaction-mode poolers work;
+        # the hub talks to PostgreSQL directly. Only server-side binding cursors (prepared_cursor)
+        # ever prepare; set OPTIONS["prepare_threshold"] = None when a pooler sits in between.
+        options = self.settings_dict.get("OPTIONS", {})
+        params["prepare_threshold"] = options.get("prepare_threshold", PREPARE_THRESHOLD)
+        return params
+
+    def prepared_cursor(self) -> Any:
+        """A cursor with server-side parameter binding: psycopg prepares a statement it has run a
+        few times on this connection, and PostgreSQL then skips parsing and planning it (most of
+        its CPU for a lookup by key). For the few fixed statements of the hot paths
+        (clearinghouse.db.PreparedQuery); everything else keeps Django's client-side binding."""
+        return self._cursor(name=_PREPARED)
+
+    def create_cursor(self, name: str | None = None) -> Any:
+        if name != _PREPARED:
+            return super().create_cursor(name)
+        cursor = psycopg.Cursor(self.connection)
+        # As Django does for its own cursors: the session's time zone for timestamptz values.
+        tzloader = self.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
+        if self.timezone != tzloader.timezone:
+            register_tzloader(self.timezone, cursor)
+        return cursor
