@@ -28,7 +28,24 @@ _PREPARED = "\x00prepared"
 PREPARE_THRESHOLD = 1
 
 
+class PreparedStatementCursor(psycopg.Cursor):  # type: ignore[type-arg]
+    """psycopg's cursor with server-side binding (see DatabaseWrapper.prepared_cursor)."""
+
+
+class DatabaseOperations(base.DatabaseOperations):
+    def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str | None:
+        if isinstance(cursor, PreparedStatementCursor):
+            # The statement with its values in, for logs and query capture (as Django shows it).
+            try:
+                return self.compose_sql(sql, params)
+            except psycopg.Error:
+                return sql
+        return super().last_executed_query(cursor, sql, params)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._last_used = 0.0
@@ -61,7 +78,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def create_cursor(self, name: str | None = None) -> Any:
         if name != _PREPARED:
             return super().create_cursor(name)
-        cursor = psycopg.Cursor(self.connection)
+        cursor = PreparedStatementCursor(self.connection)
         # As Django does for its own cursors: the session's time zone for timestamptz values.
         tzloader = self.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
         if self.timezone != tzloader.timezone:
