@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
@@ -159,3 +160,80 @@ class PreparedInsert:
                 return cursor.fetchone()[0]
             meta = self._model._meta
             return connection.ops.last_insert_id(cursor, meta.db_table, meta.pk.column)
+
+
+def bulk_insert(objs: Sequence[models.Model], *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Insert new rows of one model and set their primary keys, like `bulk_create(objs)`.
+
+    On PostgreSQL the keys come from the table's sequence in one query and the rows travel by COPY:
+    no statement with one placeholder per value for the client to build and split, nor for the
+    server to parse (a multi-row INSERT of 500 wide rows holds some 20,000). Values are prepared per
+    field as Model.save() prepares them; no signals are sent (bulk_create sends none either). A
+    unique violation raises IntegrityError for the whole batch, as bulk_create's does.
+    """
+    if not objs:
+        return
+    model = type(objs[0])
+    connection = connections[using]
+    meta = model._meta
+    if connection.vendor != "postgresql" or meta.auto_field is None or meta.pk is not meta.auto_field:
+        model._default_manager.using(using).bulk_create(objs)
+        return
+    fields = [f for f in meta.local_concrete_fields if not f.generated]
+    qn = connection.ops.quote_name
+    table = qn(meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(objs)],
+        )
+        for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+            obj.pk = pk
+        columns = ", ".join(qn(f.column) for f in fields)
+        plan = [_copy_value(f, connection) for f in fields]
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+        ):
+            for obj in objs:
+                copy.write_row([value(obj) for value in plan])
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = using
+
+
+def _copy_value(field: Any, connection: Any) -> Callable[[models.Model], Any]:
+    """How to read one field's database value off an object for COPY: what Model.save() would send
+    (pre_save, then get_db_prep_save), taking the value as it is when it already has the type the
+    database driver expects (a str for a text column, an aware datetime for a timestamp, ...), the
+    case of nearly every value, where that preparation would change nothing."""
+    attname = field.attname
+
+    def prepared(obj: models.Model) -> Any:
+        return field.get_db_prep_save(field.pre_save(obj, True), connection)
+
+    if isinstance(field, models.DateField):
+        if field.auto_now or field.auto_now_add:
+            return prepared
+    elif type(field).pre_save is not models.Field.pre_save:
+        return prepared
+    target = field.target_field if isinstance(field, models.ForeignKey) else field
+    ready: Callable[[Any], bool]
+    if isinstance(target, models.BooleanField):
+        ready = lambda v: isinstance(v, bool)  # noqa: E731
+    elif isinstance(target, (models.IntegerField, models.AutoField)):
+        ready = lambda v: isinstance(v, int) and not isinstance(v, bool)  # noqa: E731
+    elif isinstance(target, (models.CharField, models.TextField)):
+        ready = lambda v: isinstance(v, str)  # noqa: E731
+    elif isinstance(target, models.DecimalField):
+        ready = lambda v: isinstance(v, Decimal)  # noqa: E731
+    elif isinstance(target, models.DateTimeField):
+        ready = lambda v: isinstance(v, datetime) and v.tzinfo is not None  # noqa: E731
+    else:
+        return prepared
+
+    def value(obj: models.Model) -> Any:
+        raw = getattr(obj, attname)
+        return raw if raw is None or ready(raw) else prepared(obj)
+
+    return value

@@ -60,3 +60,51 @@ def test_a_prepared_insert_stores_what_save_would(db):
     assert stored.created_at is not None and stored.updated_at is not None
     other = insert.insert(name="Epsilon", country_code="BE", party_id="EPS", is_csp=True)
     assert other != pk and Partner.objects.get(pk=other).name == "Epsilon"
+
+
+def test_bulk_insert_stores_what_bulk_create_would(cso, csp):
+    from django.db import IntegrityError, transaction
+
+    from clearinghouse.db import bulk_insert
+    from credentials.models import AuthorizationRecord
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    records = [
+        AuthorizationRecord(
+            cso_id=cso.partner.pk,
+            csp_id=csp.partner.pk if i % 2 else None,
+            evse_id=f"DE*ACH*E{i}*1",
+            credential_type="RFID",
+            status="ACCEPTED",
+            decided_by="HUB",
+            decided_at=now,
+            authorization_reference=f"ref-{i:04d}",
+            latency_ms=i,
+            created_at=now - timedelta(minutes=i),
+            routed_to=[csp.partner.pk, i],
+        )
+        for i in range(5)
+    ]
+    bulk_insert(records)
+    assert all(r.pk is not None and not r._state.adding for r in records)
+    for record in records:
+        stored = AuthorizationRecord.objects.get(pk=record.pk)
+        assert (stored.evse_id, stored.csp_id, stored.latency_ms, stored.created_at, stored.routed_to) == (
+            record.evse_id, record.csp_id, record.latency_ms, record.created_at, record.routed_to,
+        )  # fmt: skip
+        assert stored.kind == "START"  # the field's default
+    # Values of another type than the column's are prepared as save() prepares them.
+    partners = [
+        Partner(name="Zeta", country_code="BE", party_id="ZET", is_cso=True, settlement_currency="EUR")
+    ]
+    bulk_insert(partners)
+    assert Partner.objects.get(pk=partners[0].pk).created_at is not None  # auto_now_add applied
+    # A unique violation fails the whole batch and stores none of it.
+    clash = [
+        AuthorizationRecord(cso_id=cso.partner.pk, evse_id="X", credential_type="RFID", status="ACCEPTED",
+                            decided_by="HUB", decided_at=now, authorization_reference=ref, created_at=now)
+        for ref in ("new-ref-1", "ref-0000")
+    ]  # fmt: skip
+    with pytest.raises(IntegrityError), transaction.atomic():
+        bulk_insert(clash)
+    assert not AuthorizationRecord.objects.filter(authorization_reference="new-ref-1").exists()
