@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
@@ -34,7 +35,11 @@ from ..periods import Cadence, Period, period_containing
 from .settlement_scope import pair_cadence, partner_cadences
 
 LOCK_CLASS = 0x5E7713  # the first key of the settlement period locks (pg_advisory_xact_lock(int, int))
-PLACE_BATCH = 5000
+
+
+def place_batch() -> int:
+    """SDRs placed per statement (and per transaction, when a run places SDRs without a bucket)."""
+    return max(1, settings.SETTLEMENT_RUN_BATCH_SIZE)
 
 
 def _lock_key(cadence: str, currency: str, period_key: str) -> int:
@@ -158,8 +163,9 @@ def buckets_follow_cadences(*, currency: str | None = None, before: Callable[[],
             pks = list(members.values_list("pk", flat=True))
             members.update(bucket=None)
             SettlementBucket.objects.filter(pk=bucket.pk).delete()
-            for start in range(0, len(pks), PLACE_BATCH):
-                moved += sdrs_place(pks=pks[start : start + PLACE_BATCH])
+            size = place_batch()
+            for start in range(0, len(pks), size):
+                moved += sdrs_place(pks=pks[start : start + size])
     return moved
 
 

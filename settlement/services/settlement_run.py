@@ -28,7 +28,7 @@ from clearinghouse.tasking import enqueue_on_commit
 from ..models import RunState, SettlementBucket, SettlementRun
 from ..periods import Period, parse_period_key
 from . import settlement_steps as steps
-from .settlement_buckets import PLACE_BATCH, buckets_follow_cadences, sdrs_place, unplaced
+from .settlement_buckets import buckets_follow_cadences, place_batch, sdrs_place, unplaced
 from .settlement_scope import scope_of
 
 logger = logging.getLogger(__name__)
@@ -216,8 +216,9 @@ def settlement_period_run(
     return [settlement_run_execute(run_id=run.pk) for run in runs]
 
 
-def sdrs_place_unplaced(*, batch_size: int = PLACE_BATCH) -> int:
+def sdrs_place_unplaced() -> int:
     """Accepted SDRs without a bucket join theirs, a batch per transaction; how many."""
+    batch_size = place_batch()
     placed = 0
     while True:
         with transaction.atomic():

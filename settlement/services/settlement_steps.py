@@ -42,7 +42,7 @@ from ..models import (
     StatementLine,
     StatementState,
 )
-from .settlement_buckets import PLACE_BATCH, buckets_follow_cadences, period_lock, sdrs_place, unplaced
+from .settlement_buckets import buckets_follow_cadences, period_lock, place_batch, sdrs_place, unplaced
 from .settlement_figures import FeeRates, LineSums, PartnerFigures, line_sums_of, run_figures
 from .settlement_scope import Scope
 
@@ -75,7 +75,7 @@ def _gross(prefix: str = "") -> Coalesce:
 def step_place(run: SettlementRun, token: str) -> int:
     """Open buckets of the run's currency follow the pairs' cadences as they are now; accepted SDRs
     of the run's currency that ended before its period's end and have no bucket join theirs,
-    PLACE_BATCH per transaction; how many were placed."""
+    SETTLEMENT_RUN_BATCH_SIZE per transaction; how many were placed."""
     placed = buckets_follow_cadences(currency=run.currency, before=lambda: checkpoint(run.pk, token))
     if not unplaced(currency=run.currency, ended_before=run.period_end).exists():
         return placed  # the usual case: acceptance placed them all
@@ -85,7 +85,7 @@ def step_place(run: SettlementRun, token: str) -> int:
             pks = list(
                 unplaced(currency=run.currency, ended_before=run.period_end)
                 .order_by()
-                .values_list("pk", flat=True)[:PLACE_BATCH]
+                .values_list("pk", flat=True)[: place_batch()]
             )
             if not pks:
                 return placed
