@@ -25,7 +25,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Case, Count, DecimalField, F, Q, Sum, When
+from django.db.models import BigIntegerField, Case, Count, DecimalField, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -137,14 +137,30 @@ def _add_to_lines(line_of_bucket: dict[int, int], sums: dict[int, dict[str, obje
         totals = per_line[line_of_bucket[bucket_id]]
         for key in ("n", "credits", "energy", "excl", "gross", "credit_gross"):
             totals[key] += row[key] or ZERO  # type: ignore[operator]
-    for line_id, totals in per_line.items():
-        StatementLine.objects.filter(pk=line_id).update(
-            sdr_count=F("sdr_count") + int(totals["n"]),
-            credit_count=F("credit_count") + int(totals["credits"]),
-            energy_kwh=F("energy_kwh") + totals["energy"],
-            amount_excl_vat=F("amount_excl_vat") + totals["excl"],
-            amount_incl_vat=F("amount_incl_vat") + totals["gross"],
-            credits_incl_vat=F("credits_incl_vat") + totals["credit_gross"],
+    if per_line:
+        # One UPDATE for every line: each column's increment chosen per line id.
+        def added(column: str, key: str, field: DecimalField | BigIntegerField) -> object:
+            increment = Case(
+                *(
+                    When(
+                        pk=line_id,
+                        then=Value(int(totals[key]) if isinstance(field, BigIntegerField) else totals[key]),
+                    )
+                    for line_id, totals in per_line.items()
+                ),
+                default=Value(0),
+                output_field=field,
+            )
+            return F(column) + increment
+
+        count, amount = BigIntegerField(), DecimalField(max_digits=24, decimal_places=6)
+        StatementLine.objects.filter(pk__in=list(per_line)).update(
+            sdr_count=added("sdr_count", "n", count),
+            credit_count=added("credit_count", "credits", count),
+            energy_kwh=added("energy_kwh", "energy", amount),
+            amount_excl_vat=added("amount_excl_vat", "excl", amount),
+            amount_incl_vat=added("amount_incl_vat", "gross", amount),
+            credits_incl_vat=added("credits_incl_vat", "credit_gross", amount),
         )
     return sum(int(totals["n"]) for totals in per_line.values())
 
@@ -184,16 +200,15 @@ def step_settle(run: SettlementRun, scope: Scope, token: str) -> int:
         if buckets:
             lines = _lines_for(run, {(cso, csp) for _, cso, csp in buckets})
             line_of_bucket = {pk: lines[(cso, csp)] for pk, cso, csp in buckets}
-            now = timezone.now()
-            by_line: dict[int, list[int]] = defaultdict(list)
-            for pk, line_id in line_of_bucket.items():
-                by_line[line_id].append(pk)
-            for line_id, ids in sorted(by_line.items()):
-                closed = SettlementBucket.objects.filter(pk__in=ids, line__isnull=True).update(
-                    line_id=line_id, closed_at=now
-                )
-                if closed != len(ids):  # the period's lock is held: nobody else closes them
-                    raise RuntimeError(f"closed {closed} of {len(ids)} buckets onto line {line_id}")
+            line_ids = Case(
+                *(When(pk=pk, then=Value(line_id)) for pk, line_id in line_of_bucket.items()),
+                output_field=BigIntegerField(),
+            )
+            closed = SettlementBucket.objects.filter(pk__in=list(line_of_bucket), line__isnull=True).update(
+                line_id=line_ids, closed_at=timezone.now()
+            )
+            if closed != len(line_of_bucket):  # the period's lock is held: nobody else closes them
+                raise RuntimeError(f"closed {closed} of {len(line_of_bucket)} buckets")
             settled = _add_to_lines(line_of_bucket, bucket_sums(list(line_of_bucket)))
         _hold_back_disputed(run, scope)
     return settled
