@@ -34,6 +34,7 @@ from harness.hub import REPO, VENV_BIN, Hub
 from harness.registry import Figure, Result, benchmark
 
 SIZES = (100_000, 1_000_000)
+TARGET_SIZE = 1_000_000  # the size issue 7 sets the targets for
 QUICK_SIZES = (10_000, 100_000)
 ROUNDS = 3
 TARGET_SECONDS = 60.0
@@ -281,7 +282,7 @@ def run(ctx: Context) -> Result:
     result = Result(figures=[])
     for size in sizes:
         m = measured[size]
-        is_large = size == sizes[-1]
+        is_large = size == TARGET_SIZE  # --quick (a smoke test) stops short of it
         under = m["seconds"] < TARGET_SECONDS
         within = m["ratio"] <= TARGET_RATIO
         result.figures.append(
@@ -289,7 +290,7 @@ def run(ctx: Context) -> Result:
                 name=f"{_label(size)}: run time",
                 measured=m["seconds"],
                 unit="s",
-                # The targets are the large run's; the small one shows the fixed part of a run.
+                # The targets are the 1,000,000 run's; the smaller one shows the fixed part of a run.
                 target=f"< {TARGET_SECONDS:g} s, ≤ {TARGET_RATIO:g}× GROUP BY" if is_large else "",
                 met=(under and within) if is_large else None,
                 ratios={"GROUP BY": m["ratio"]},
