@@ -410,7 +410,7 @@ SDR_DELIVERY_BATCH_SIZE = env.int("SDR_DELIVERY_BATCH_SIZE", default=100)
 # A settlement run settles SDRs in windows of this many SDR ids, one transaction each (a killed run
 # resumes at the window it was in); a RUNNING run whose heartbeat is older than the stale time is
 # taken over by another worker.
-SETTLEMENT_RUN_BATCH_SIZE = env.int("SETTLEMENT_RUN_BATCH_SIZE", default=100000)
+SETTLEMENT_RUN_BATCH_SIZE = env.int("SETTLEMENT_RUN_BATCH_SIZE", default=5000)
 SETTLEMENT_RUN_STALE_SECONDS = env.int("SETTLEMENT_RUN_STALE_SECONDS", default=600)
 # Statement numbers: PREFIX-YEAR-NNNNNN from a gap-free counter per year.
 SETTLEMENT_NUMBER_PREFIX = env("SETTLEMENT_NUMBER_PREFIX", default="CH")

@@ -92,7 +92,7 @@ def sdrs_export(contract_ids: list[str], csp_id: int) -> list[dict[str, Any]]:
     """The contract's SDRs (a rejected one may name no CSP), each with its CDR and history."""
     rows = (
         Sdr.objects.filter(Q(csp_id=csp_id) | Q(csp__isnull=True), contract_id__in=contract_ids)
-        .select_related("cso", "csp")
+        .select_related("cso", "csp", "bucket")
         .prefetch_related("findings", "events")
         .order_by("pk")
     )

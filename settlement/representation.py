@@ -77,7 +77,7 @@ def sdr_out(
     out: dict[str, Any] = {
         "id": sdr.pk,
         "sdr_id": sdr.sdr_id,
-        "state": sdr.state,
+        "state": sdr.effective_state,
         "cso": cso_label,
         "csp": csp_label,
         "credit": sdr.credit,

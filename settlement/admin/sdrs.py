@@ -16,9 +16,24 @@ from clearinghouse.lib.identifiers import IdentifierError, mask, parse_contract_
 from partners.models import Partner
 
 from ..models import DisputedSdr, Sdr, SdrChargingPeriod, SdrEvent, SdrFinding, SdrState
+from ..selectors.sdrs import state_q
 from ..validation import CODES
 
 PERIOD_MONTHS = 12
+
+
+class StateFilter(admin.SimpleListFilter):
+    """The state as the API shows it: SETTLED is ACCEPTED in a closed settlement bucket."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
+        return list(SdrState.choices)
+
+    def queryset(self, request: Any, queryset: QuerySet[Sdr]) -> QuerySet[Sdr]:
+        value = self.value()
+        return queryset.filter(state_q(value)) if value else queryset
 
 
 class FindingFilter(admin.SimpleListFilter):
@@ -141,7 +156,7 @@ class SdrAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "sdr_id",
-        "state",
+        "shown_state",
         "cso",
         "csp",
         "credit",
@@ -153,16 +168,16 @@ class SdrAdmin(ReadOnlyAdmin):
         "end_date_time",
         "received_at",
     )
-    list_filter = ("state", FindingFilter, "cso", "csp", CurrencyFilter, PeriodFilter, "credit")
+    list_filter = (StateFilter, FindingFilter, "cso", "csp", CurrencyFilter, PeriodFilter, "credit")
     # Exact matches, each on an index; a contract ID is found in any spelling (see below).
     search_fields = ("=sdr_id", "=session_id", "=contract_id")
     search_help_text = "SDR id, session id or contract ID (exact)"
-    list_select_related = ("cso", "csp")
+    list_select_related = ("cso", "csp", "bucket")
     show_full_result_count = False
     ordering = ("-id",)
     inlines = (FindingInline, PeriodInline, EventInline)
     fields = (
-        ("sdr_id", "state", "credit"),
+        ("sdr_id", "shown_state", "credit"),
         ("cso", "csp"),
         ("credit_reference_id", "credit_of", "replacement_of"),
         ("session_id", "contract_id", "authorization_reference", "auth_method"),
@@ -176,7 +191,11 @@ class SdrAdmin(ReadOnlyAdmin):
         "rating_document",
         "cdr_document",
     )
-    readonly_fields = ("rating_document", "cdr_document")
+    readonly_fields = ("shown_state", "settled_at", "rating_document", "cdr_document")
+
+    @admin.display(description="state", ordering="state")
+    def shown_state(self, obj: Sdr) -> str:
+        return obj.effective_state
 
     @admin.display(description="the hub's rating")
     def rating_document(self, obj: Sdr) -> str:

@@ -55,14 +55,14 @@ def _item_error(item: ItemResult, outcome: IntakeOutcome) -> dict[str, Any]:
         first = errors[0].message if errors else "the SDR is not valid"
         details: dict[str, Any] = {"findings": [f.to_json() for f in item.findings]}
         if item.sdr is not None:
-            details["sdr"] = {"id": item.sdr.pk, "state": item.sdr.state}
+            details["sdr"] = {"id": item.sdr.pk, "state": item.sdr.effective_state}
         return error_body("sdr_rejected", f"The hub rejected the SDR: {first}.", details)["error"]
     if item.result == CONFLICT:
         assert item.sdr is not None
         return error_body(
             "sdr_conflict",
             "An SDR with this id and another content is stored already; send a credit to change it.",
-            {"sdr": {"id": item.sdr.pk, "state": item.sdr.state}},
+            {"sdr": {"id": item.sdr.pk, "state": item.sdr.effective_state}},
         )["error"]
     return error_body("invalid_item", "Each item must be an OCPI CDR object.", {})["error"]
 

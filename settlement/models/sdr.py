@@ -9,6 +9,8 @@ in SQL and never reads the JSON document.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import F, Q
@@ -57,8 +59,13 @@ class Sdr(models.Model):
     the findings of its validation, and the state.
     """
 
+    # No single-column indexes on the partners: sdr_cso_updated and sdr_csp_updated lead with them.
     cso = models.ForeignKey(
-        "partners.Partner", on_delete=models.PROTECT, related_name="sdrs_as_cso", verbose_name="CSO"
+        "partners.Partner",
+        on_delete=models.PROTECT,
+        related_name="sdrs_as_cso",
+        verbose_name="CSO",
+        db_index=False,
     )
     csp = models.ForeignKey(
         "partners.Partner",
@@ -67,6 +74,7 @@ class Sdr(models.Model):
         null=True,
         blank=True,
         verbose_name="CSP",
+        db_index=False,
     )
     sdr_id = models.CharField("SDR id", max_length=39, help_text="the CSO's id (OCPI CDR.id)")
     content_hash = models.CharField(max_length=64, help_text="SHA-256 of the canonical CDR")
@@ -108,7 +116,12 @@ class Sdr(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
     disputed_at = models.DateTimeField(null=True, blank=True)
-    settled_at = models.DateTimeField(null=True, blank=True)
+    # Set when the SDR becomes ACCEPTED: the settlement bucket of its pair and period. The bucket is
+    # the SDR's one link to a statement line (see SettlementBucket); SETTLED is "ACCEPTED in a
+    # closed bucket", never written to the SDR row.
+    bucket = models.ForeignKey(
+        "settlement.SettlementBucket", on_delete=models.PROTECT, null=True, blank=True, related_name="sdrs"
+    )
     # Moves with every state change: the `since` of GET /sdrs/ reads it.
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -174,9 +187,16 @@ class Sdr(models.Model):
             models.Index(fields=["csp", "updated_at", "id"], name="sdr_csp_updated"),
             # sdrs_accept_undisputed(): delivered SDRs whose dispute window has passed.
             models.Index(fields=["delivered_at"], name="sdr_dispute_window", condition=Q(state="DELIVERED")),
-            # sdrs_settleable(): the settlement run's accepted, unsettled SDRs of a currency and period.
+            # Accepted SDRs not yet in a bucket (none once acceptance has placed them; older rows and
+            # SDRs stored as ACCEPTED by other means): the settlement run places them first.
             models.Index(
-                fields=["currency", "end_date_time"], name="sdr_settleable", condition=Q(state="ACCEPTED")
+                fields=["currency", "end_date_time"],
+                name="sdr_unbucketed",
+                condition=Q(state="ACCEPTED", bucket__isnull=True),
+            ),
+            # The disputed SDRs a run's statements hold back.
+            models.Index(
+                fields=["currency", "end_date_time"], name="sdr_disputed", condition=Q(state="DISPUTED")
             ),
             # Period filters in the admin and the run's reports.
             models.Index(fields=["end_date_time"], name="sdr_end"),
@@ -186,7 +206,26 @@ class Sdr(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"SDR {self.sdr_id} ({self.state})"
+        return f"SDR {self.sdr_id} ({self.effective_state})"
+
+    @property
+    def is_settled(self) -> bool:
+        """ACCEPTED and in a closed settlement bucket (reads the bucket: select_related("bucket"))."""
+        if self.state == SdrState.SETTLED:
+            return True
+        return (
+            self.state == SdrState.ACCEPTED and self.bucket_id is not None and self.bucket.line_id is not None
+        )
+
+    @property
+    def effective_state(self) -> str:
+        """The state as the API, reports and pages show it: SETTLED once its bucket is closed."""
+        return SdrState.SETTLED if self.is_settled else self.state
+
+    @property
+    def settled_at(self) -> datetime | None:
+        """When the run that settled it closed its bucket."""
+        return self.bucket.closed_at if self.is_settled and self.bucket_id is not None else None
 
 
 class SdrChargingPeriod(models.Model):

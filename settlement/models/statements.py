@@ -1,8 +1,9 @@
 """Fee plans, settlement runs, statement lines, statements, payments, and who may read them.
 
-A settlement run settles the accepted SDRs of one (cadence, period, currency). It links each SDR to
-the StatementLine of its (CSO, CSP) pair: StatementSdr has the SDR as its primary key, so the
-database itself refuses to settle an SDR twice. Every partner taking part in a run gets one
+A settlement run settles the accepted SDRs of one (cadence, period, currency). Each SDR joined a
+SettlementBucket when it was accepted; the run closes the buckets onto the StatementLine of their
+(CSO, CSP) pair, so an SDR reaches a line through its one bucket only and the database (the FK and
+the triggers of migration 0004) refuses to settle it twice. Every partner taking part in a run gets one
 Statement, built from the lines where it is the CSO (receivable) or the CSP (payable), the hub's
 fees and its net position. A statement becomes FINAL with a number from a gap-free sequence; from
 then on triggers (migration 0003) refuse changes to its figures, its fees and its run's lines.
@@ -18,8 +19,6 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Abs
 from django.db.models.lookups import LessThan
 from django.utils import timezone
-
-from .sdr import Sdr
 
 MONEY = {"max_digits": 18, "decimal_places": 4}
 SUM = {"max_digits": 24, "decimal_places": 4}  # a run's sums of SDR amounts, exact
@@ -193,25 +192,56 @@ class StatementLine(models.Model):
         return f"line {self.cso_id} ← {self.csp_id} of run {self.run_id}"
 
 
-class StatementSdr(models.Model):
-    """The link that settles an SDR: the SDR is the primary key, so it is settled at most once."""
+class SettlementBucket(models.Model):
+    """The accepted SDRs of one (CSO, CSP) pair, currency and settlement period that settle together.
 
-    sdr = models.OneToOneField(
-        Sdr, on_delete=models.PROTECT, primary_key=True, related_name="settlement_link", verbose_name="SDR"
+    An SDR joins a bucket when it becomes ACCEPTED (settlement.services.settlement_buckets), and never
+    leaves it: Sdr.bucket is the SDR's single link to a statement line. A run closes the open buckets
+    of its (cadence, period, currency) by pointing them at their pair's line (a few row updates) and
+    sums their SDRs with one GROUP BY. Triggers (migration 0004) keep it exact: a closed bucket never
+    reopens or changes line, takes no SDR, and its SDRs never change state or bucket; so every SDR
+    is on one line at most, once. A bucket whose period became final while it was open moves to the
+    next open period (late SDRs).
+    """
+
+    cso = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="+", verbose_name="CSO", db_index=False
     )
+    csp = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="+", verbose_name="CSP", db_index=False
+    )
+    currency = models.CharField(max_length=3)
+    cadence = models.CharField(max_length=7, choices=Cadence.choices)
+    period_key = models.CharField(max_length=10)
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField(help_text="exclusive")
     line = models.ForeignKey(
-        StatementLine, on_delete=models.PROTECT, related_name="sdr_links", db_index=False
+        StatementLine, on_delete=models.PROTECT, null=True, blank=True, related_name="buckets"
     )
+    closed_at = models.DateTimeField(null=True, blank=True, help_text="when a run settled it")
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        verbose_name = "settled SDR"
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(line__isnull=True, closed_at__isnull=True)
+                | Q(line__isnull=False, closed_at__isnull=False),
+                name="settlement_bucket_closed_with_line",
+            ),
+        ]
         indexes = [
-            # A statement's SDR rows, line by line in SDR order (the CSV and XLSX reports).
-            models.Index(fields=["line", "sdr"], name="statement_sdr_line"),
+            # The open buckets of a (cadence, period, currency): what a run closes, what is due.
+            models.Index(
+                fields=["cadence", "currency", "period_key", "cso", "csp"],
+                name="settlement_bucket_open",
+                condition=Q(line__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"SDR {self.sdr_id} on line {self.line_id}"
+        state = "open" if self.line_id is None else f"on line {self.line_id}"
+        return f"bucket {self.cso_id} ← {self.csp_id} {self.period_key} {self.currency} ({state})"
 
 
 class StatementState(models.TextChoices):

@@ -10,6 +10,7 @@ from .sdrs import (
     sdrs_disputed,
     sdrs_settleable,
     sdrs_visible,
+    state_q,
     stored_sdrs,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "sdrs_disputed",
     "sdrs_settleable",
     "sdrs_visible",
+    "state_q",
     "stored_sdrs",
 ]

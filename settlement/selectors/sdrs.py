@@ -58,7 +58,17 @@ def rejected_keys(*, cso_id: int, sdr_ids: Iterable[str]) -> set[tuple[str, str]
 
 
 def _with_partners(qs: QuerySet[Sdr]) -> QuerySet[Sdr]:
-    return qs.select_related("cso", "csp").prefetch_related("findings")
+    return qs.select_related("cso", "csp", "bucket").prefetch_related("findings")
+
+
+def state_q(state: str) -> Q:
+    """SDRs in a state as the API shows it: SETTLED is ACCEPTED in a closed settlement bucket, so
+    ACCEPTED means accepted and not settled yet (Sdr.effective_state)."""
+    if state == SdrState.SETTLED:
+        return Q(state=SdrState.SETTLED) | Q(state=SdrState.ACCEPTED, bucket__line__isnull=False)
+    if state == SdrState.ACCEPTED:
+        return Q(state=SdrState.ACCEPTED) & (Q(bucket__isnull=True) | Q(bucket__line__isnull=True))
+    return Q(state=state)
 
 
 def sdrs_visible(
@@ -78,7 +88,7 @@ def sdrs_visible(
     if since is not None:
         qs = qs.filter(updated_at__gt=since)
     if state:
-        qs = qs.filter(state=state)
+        qs = qs.filter(state_q(state))
     return _with_partners(qs)
 
 
@@ -100,6 +110,7 @@ SETTLEMENT_COLUMNS = (
     "currency",
     "end_date_time",
     "accepted_at",
+    "bucket_id",
     "credit",
     "total_cost_excl_vat",
     "total_cost_incl_vat",
@@ -114,14 +125,14 @@ def sdrs_settleable(
     cso_id: int | None = None,
     csp_id: int | None = None,
 ) -> QuerySet[Sdr]:
-    """Accepted SDRs not yet settled (credits included, with negative amounts), reduced to the
-    columns a settlement groups by and sums; served by the partial index sdr_settleable.
+    """Accepted SDRs not yet settled (credits included, with negative amounts): not in a bucket, or
+    in one no run has closed yet; reduced to the columns a settlement groups by and sums.
 
     Group in SQL, e.g. `.values("cso_id", "csp_id", "currency").annotate(n=Count("id"),
     excl=Sum("total_cost_excl_vat"), ...)`; `ended_before` selects a period by the session end
     (late arrivals are the run's to place in the next open period, by `accepted_at`).
     """
-    qs = Sdr.objects.filter(state=SdrState.ACCEPTED)
+    qs = Sdr.objects.filter(state_q(SdrState.ACCEPTED))
     if currency:
         qs = qs.filter(currency=currency)
     if ended_before is not None:

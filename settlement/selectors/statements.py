@@ -20,7 +20,7 @@ from django.db.models import Q, QuerySet, Sum
 from clearinghouse.lib.identifiers import mask
 from partners.models import Partner
 
-from ..models import Sdr, Statement, StatementLine, StatementState
+from ..models import Sdr, SdrState, Statement, StatementLine, StatementState
 from ..money import round_money
 from ..reports import (
     FeeLine,
@@ -232,7 +232,7 @@ def statement_sdr_rows(statement: Statement, *, rename: Mapping[str, str] | None
     labels = {p.pk: (p.operator_id, p.provider_id) for p in _partners(members).values()}
     for line_id in line_ids:
         sdrs = (
-            Sdr.objects.filter(settlement_link__line_id=line_id)
+            Sdr.objects.filter(bucket__line_id=line_id)
             .order_by("id")
             .values_list(
                 "sdr_id", "session_id", "cso_id", "csp_id", "contract_id", "start_date_time", "end_date_time",
@@ -266,7 +266,8 @@ def statement_sdr_rows(statement: Statement, *, rename: Mapping[str, str] | None
                 amount_excl_vat=excl,
                 amount_incl_vat=excl if incl is None else incl,
                 is_credit=credit,
-                state=state,
+                # On a line means settled: SETTLED is ACCEPTED in a closed bucket (Sdr.effective_state).
+                state=SdrState.SETTLED if state == SdrState.ACCEPTED else state,
             )
 
 

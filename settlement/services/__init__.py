@@ -10,8 +10,8 @@ from .sdr_transitions import (
     sdr_dispute,
     sdrs_accept_undisputed,
     sdrs_mark_delivered,
-    sdrs_settle,
 )
+from .settlement_buckets import sdrs_place
 
 __all__ = [
     "IntakeOutcome",
@@ -23,5 +23,5 @@ __all__ = [
     "sdrs_accept_undisputed",
     "sdrs_ingest",
     "sdrs_mark_delivered",
-    "sdrs_settle",
+    "sdrs_place",
 ]

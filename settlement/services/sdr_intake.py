@@ -157,7 +157,10 @@ def _load_stored(results: list[ItemResult]) -> None:
     }
     if not wanted:
         return
-    rows = {s.pk: s for s in Sdr.objects.filter(pk__in=wanted).prefetch_related("findings")}
+    rows = {
+        s.pk: s
+        for s in Sdr.objects.filter(pk__in=wanted).select_related("bucket").prefetch_related("findings")
+    }
     for r in results:
         if r.sdr is not None and r.sdr.pk in rows and r.result in (EXISTING, CONFLICT):
             r.sdr = rows[r.sdr.pk]

@@ -14,6 +14,7 @@ from ..models import Sdr, SdrEvent, SdrFinding, SdrState
 from ..representation import sdr_out, transition_out
 from . import sdr_routing
 from .sdr_batch import CREDITABLE_STATES, Batch, event_rows, period_rows
+from .settlement_buckets import sdrs_place
 
 
 def store_batch(
@@ -62,6 +63,8 @@ def store_batch(
     )
     bulk_insert([e for n in to_insert for e in event_rows(n, now)])
     credited = accept_credited([n.row for n in live if n.row.credit], now)
+    # Credits are accepted on arrival, their originals with them: both join their buckets.
+    sdrs_place(pks=[n.row.pk for n in live if n.row.credit] + [o.pk for o in credited])
     labels = lookups.partner_labels(partner_ids={cso.pk} | {n.row.csp_id for n in to_insert if n.row.csp_id})
     by_csp = sdr_routing.group()
     for new in live:

@@ -1,4 +1,7 @@
-"""The CSP's answer to an SDR and the hub's own transitions: delivered, accepted, disputed, settled.
+"""The CSP's answer to an SDR and the hub's own transitions: delivered, accepted, disputed.
+
+An SDR that becomes ACCEPTED joins its settlement bucket in the same transaction
+(settlement_buckets); it shows as SETTLED once a run has closed that bucket.
 
 Each change is a conditional UPDATE on the state the SDR was read in (under a row lock), so two
 answers at the same moment cannot both apply; a repeat of the same answer changes nothing and
@@ -12,7 +15,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from clearinghouse.errors import InvalidInput, InvalidTransition, NotFoundError
@@ -20,6 +22,7 @@ from clearinghouse.errors import InvalidInput, InvalidTransition, NotFoundError
 from ..models import DisputeReason, Sdr, SdrEvent, SdrState
 from ..representation import transition_out
 from . import sdr_routing
+from .settlement_buckets import sdrs_place
 
 S = SdrState
 ACCEPTABLE = (S.VALIDATED, S.DELIVERED, S.DISPUTED)
@@ -77,6 +80,8 @@ def sdr_accept(*, csp_id: int, sdr_pk: int) -> Sdr:
     now = timezone.now()
     previous = sdr.state
     _claim(sdr, S.ACCEPTED, now, accepted_at=now)
+    sdrs_place(pks=[sdr.pk])
+    sdr.refresh_from_db(fields=["bucket"])
     SdrEvent.objects.create(
         sdr=sdr, from_state=previous, to_state=S.ACCEPTED, actor="CSP", partner_id=csp_id, created_at=now
     )
@@ -146,6 +151,7 @@ def sdrs_accept_undisputed(*, now: datetime | None = None, batch_size: int = 500
             Sdr.objects.filter(pk__in=pks, state=S.DELIVERED).update(
                 state=S.ACCEPTED, accepted_at=now, updated_at=now
             )
+            sdrs_place(pks=pks)
             SdrEvent.objects.bulk_create(
                 SdrEvent(
                     sdr_id=pk,
@@ -191,11 +197,3 @@ def sdrs_mark_delivered(*, sdr_pks: Iterable[int], at: datetime | None = None) -
         for pk in delivered
     )
     return len(delivered)
-
-
-def sdrs_settle(*, sdrs: QuerySet[Sdr], settled_at: datetime) -> int:
-    """Mark accepted SDRs settled, in one UPDATE (the settlement run calls it in its transaction,
-    after linking them to statement lines); SDRs that are no longer ACCEPTED are left alone."""
-    return Sdr.objects.filter(pk__in=sdrs.values("pk"), state=S.ACCEPTED).update(
-        state=S.SETTLED, settled_at=settled_at, updated_at=settled_at
-    )

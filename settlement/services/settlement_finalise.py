@@ -1,8 +1,9 @@
 """Finalising statements and recording their payments.
 
 Finalising takes the run's row lock first (the order every run transaction takes it in, so the two
-never deadlock), refuses a run that is not DONE, closes the run (no SDR is added to it again: later
-ones go to the next open period), takes the next number from the year's counter row under a row
+never deadlock), refuses a run that is not DONE, closes the run under its period's exclusive lock
+(no SDR is added to it again: later ones, and the open buckets of SDRs accepted since it executed,
+go to the next open period), takes the next number from the year's counter row under a row
 lock (a rolled-back finalisation gives its number back: no gaps), and stores the document's
 snapshot. The message to the partner and the stored reports follow the commit.
 """
@@ -32,6 +33,7 @@ from ..models import (
 )
 from ..money import round_money
 from ..selectors.statements import document_to_json, statement_document_live
+from .settlement_buckets import buckets_move_on, period_lock
 from .settlement_representation import statement_out
 
 FINAL_EVENT = "statement.final"
@@ -81,7 +83,12 @@ def statement_finalise(
             "it must finish before the statement can be final.",
         )
     now = timezone.now()
-    SettlementRun.objects.filter(pk=run.pk, closed_at__isnull=True).update(closed_at=now)
+    if run.closed_at is None:
+        # The period becomes final: under its exclusive lock, so no SDR is being placed into it;
+        # the buckets still open (accepted since the run executed) move to the next open period.
+        period_lock(run.cadence, run.currency, run.period_key, exclusive=True)
+        SettlementRun.objects.filter(pk=run.pk, closed_at__isnull=True).update(closed_at=now)
+        buckets_move_on(cadence=run.cadence, currency=run.currency, period_key=run.period_key)
     number = statement_number_next(year=now.year)
     document = statement_document_live(statement, state=StatementState.FINAL, number=number, issued_at=now)
     Statement.objects.filter(pk=statement.pk, state=StatementState.DRAFT).update(

@@ -164,10 +164,8 @@ def statement_reports_redact(*, contract_ids: list[str], pseudonym_of: Callable[
     if not renames:
         return 0
     mentions = (
-        Sdr.objects.filter(
-            contract_id__in=set(renames) | set(renames.values()), settlement_link__isnull=False
-        )
-        .values_list("settlement_link__line__run_id", "cso_id", "csp_id")
+        Sdr.objects.filter(contract_id__in=set(renames) | set(renames.values()), bucket__line__isnull=False)
+        .values_list("bucket__line__run_id", "cso_id", "csp_id")
         .distinct()
     )
     keys = {(run_id, partner_id) for run_id, cso_id, csp_id in mentions for partner_id in (cso_id, csp_id)}

@@ -5,6 +5,7 @@ Every entry point (Celery beat, staff in the admin, `manage.py settlement_run`) 
 claimed with one conditional UPDATE: PENDING, FAILED and DONE runs, and RUNNING runs whose heartbeat
 is older than SETTLEMENT_RUN_STALE_SECONDS (their worker died), as long as no statement of the run
 is final. Running a DONE run again settles the SDRs accepted since, into its draft statements.
+What a run settles is what acceptance put into the open buckets of its period (settlement_buckets).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Min, Q, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from clearinghouse.audit import audit_record
@@ -24,10 +25,11 @@ from clearinghouse.errors import InvalidInput, RuleViolation
 from clearinghouse.lib.codes import CURRENCY_MINOR_UNITS
 from clearinghouse.tasking import enqueue_on_commit
 
-from ..models import RunState, Sdr, SdrState, SettlementRun
-from ..periods import Cadence, Period, parse_period_key, period_containing
+from ..models import RunState, SettlementBucket, SettlementRun
+from ..periods import Period, parse_period_key
 from . import settlement_steps as steps
-from .settlement_scope import closed_period_keys, pair_filter, partner_cadences, scope_of, target_period
+from .settlement_buckets import buckets_follow_cadences, place_batch, sdrs_place, unplaced
+from .settlement_scope import scope_of
 
 logger = logging.getLogger(__name__)
 
@@ -143,10 +145,8 @@ def settlement_run_execute(*, run_id: int) -> RunOutcome:
         return RunOutcome(run.pk, run.period_key, run.currency, run.state, claimed=False)
     settled = statements = 0
     try:
-        scope = scope_of(run)
-        plan = steps.step_lines(run, scope, token)
-        if plan is not None:
-            settled = steps.step_settle(run, scope, token, plan)
+        steps.step_place(run, token)
+        settled = steps.step_settle(run, scope_of(run), token)
         statements = steps.step_statements(run, token)
         _finish(run, token)
     except steps.RunLost:
@@ -184,10 +184,12 @@ def settlement_run_start(*, run: SettlementRun) -> None:
 
 
 def currencies_to_settle(*, period: Period) -> list[str]:
-    """The currencies with accepted SDRs that ended before the period's end, and those of the
-    period's open runs (so a run can be resumed by naming the period only)."""
-    found = set(
-        Sdr.objects.filter(state=SdrState.ACCEPTED, end_date_time__lt=period.end)
+    """The currencies with SDRs waiting in the period's open buckets or accepted without a bucket
+    (ending before the period's end), and those of the period's open runs (so a run can be resumed
+    by naming the period only)."""
+    found = set(unplaced(ended_before=period.end).values_list("currency", flat=True).distinct().order_by())
+    found |= set(
+        SettlementBucket.objects.filter(cadence=period.cadence, period_key=period.key, line__isnull=True)
         .values_list("currency", flat=True)
         .distinct()
         .order_by()
@@ -214,43 +216,40 @@ def settlement_period_run(
     return [settlement_run_execute(run_id=run.pk) for run in runs]
 
 
-def _last_due(now: datetime, cadence: Cadence) -> Period:
-    period = period_containing(now, cadence).previous()
-    while not period.is_closed(now, settings.SETTLEMENT_GRACE_DAYS):
-        period = period.previous()
-    return period
+def sdrs_place_unplaced() -> int:
+    """Accepted SDRs without a bucket join theirs, a batch per transaction; how many."""
+    batch_size = place_batch()
+    placed = 0
+    while True:
+        with transaction.atomic():
+            pks = list(unplaced().order_by().values_list("pk", flat=True)[:batch_size])
+            done = sdrs_place(pks=pks)
+        placed += done
+        if not done:
+            return placed
 
 
 def settlement_runs_due(*, now: datetime | None = None) -> list[SettlementRun]:
-    """The runs the periodic job should execute now: for each currency and cadence, every period
-    whose grace has passed and that has accepted SDRs waiting (late ones included, which go to the
-    first period that is not final), plus runs left FAILED or stale. Created PENDING if new."""
+    """The runs the periodic job should execute now: one for every (cadence, period, currency)
+    whose grace has passed and that has open buckets (accepted SDRs waiting; late ones are in the
+    first period that was not final when they were accepted), plus runs left FAILED, PENDING or
+    stale. Created PENDING if new."""
     now = now or timezone.now()
-    cadences = partner_cadences()
+    buckets_follow_cadences()
+    sdrs_place_unplaced()
     due: dict[int, SettlementRun] = {}
-    currencies = (
-        Sdr.objects.filter(state=SdrState.ACCEPTED).values_list("currency", flat=True).distinct().order_by()
+    waiting = (
+        SettlementBucket.objects.filter(line__isnull=True, period_end__lte=now)
+        .values_list("cadence", "currency", "period_key")
+        .distinct()
+        .order_by()
     )
-    for currency in sorted(currencies):
-        for cadence in Cadence:
-            last = _last_due(now, cadence)
-            closed = closed_period_keys(cadence=cadence, currency=currency)
-            waiting = Q(state=SdrState.ACCEPTED, currency=currency, end_date_time__lt=last.end)
-            waiting &= pair_filter(cadence, cadences).q()
-            since: datetime | None = None
-            while True:
-                rows = Sdr.objects.filter(waiting)
-                if since is not None:
-                    rows = rows.filter(end_date_time__gte=since)
-                first = rows.aggregate(first=Min("end_date_time"))["first"]
-                if first is None:
-                    break
-                period = target_period(first, cadence, closed)
-                if period.end > last.end:
-                    break
-                run = _run_for(period, currency, requested_by="schedule")
-                due[run.pk] = run
-                since = period.end
+    for _cadence, currency, period_key in sorted(waiting):
+        period = parse_period_key(period_key)
+        if not period.is_closed(now, settings.SETTLEMENT_GRACE_DAYS):
+            continue
+        run = _run_for(period, currency, requested_by="schedule")
+        due[run.pk] = run
     stale = now - timedelta(seconds=settings.SETTLEMENT_RUN_STALE_SECONDS)
     for run in SettlementRun.objects.filter(closed_at__isnull=True).filter(
         Q(state=RunState.FAILED)

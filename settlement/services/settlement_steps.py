@@ -1,15 +1,16 @@
 """The steps of a settlement run, each in short transactions so a killed run resumes where it stopped.
 
-1. Lines: one GROUP BY over the run's SDRs finds its (CSO, CSP) pairs and the range of their ids;
-   a line is created for each new pair; the disputed SDRs held back are summed per pair.
-2. Settling, in windows of SETTLEMENT_RUN_BATCH_SIZE SDR ids, one transaction each. On
-   PostgreSQL one statement per window: `UPDATE sdr ... RETURNING` moves the window's settleable
-   SDRs to SETTLED, an `INSERT INTO statementsdr SELECT` from what it returned links each to its
-   pair's line (the SDR is the link's primary key: a second link fails), and an `UPDATE
-   statementline ... FROM (SELECT ... GROUP BY line)` adds their sums to the lines. Elsewhere the
-   same in three statements (INSERT ... SELECT ... JOIN, a GROUP BY over the new links, and
-   settlement.services.sdrs_settle). An SDR is linked and SETTLED in the same transaction, so a
-   window interrupted halfway leaves nothing behind, and the next attempt skips what is settled.
+1. Placing: accepted SDRs of the run's currency that ended before its period's end and have no
+   settlement bucket yet join theirs (settlement_buckets.sdrs_place), a batch per transaction.
+   Acceptance places every SDR already, so this finds nothing unless SDRs were stored as ACCEPTED
+   by other means.
+2. Settling, in one transaction, without writing to any SDR: under the period's exclusive lock,
+   the open buckets of the run's (cadence, period, currency) are closed onto the line of their
+   (CSO, CSP) pair, one GROUP BY over their SDRs adds the sums to the lines, and the disputed
+   SDRs held back are summed per pair (a picture of now). A run killed before the commit leaves
+   nothing behind; one killed after it has settled those SDRs, and the next execution finds their
+   buckets closed. Buckets that open later (SDRs accepted after the run) are closed by the next
+   execution, onto the same lines, as long as the period is not final.
 3. Statements: the lines (one row per pair, never per SDR) and fee plans go through
    settlement_figures in Python; each partner's statement is written in its own transaction.
 
@@ -19,13 +20,12 @@ worker's (a stale run is taken over by another worker, and then this one stops).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
 
-from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Case, Count, DecimalField, F, Max, Min, Q, Sum, When
+from django.db import transaction
+from django.db.models import BigIntegerField, Case, Count, DecimalField, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -35,14 +35,14 @@ from ..models import (
     RunState,
     Sdr,
     SdrState,
+    SettlementBucket,
     SettlementRun,
     Statement,
     StatementFee,
     StatementLine,
-    StatementSdr,
     StatementState,
 )
-from .sdr_transitions import sdrs_settle
+from .settlement_buckets import buckets_follow_cadences, period_lock, place_batch, sdrs_place, unplaced
 from .settlement_figures import FeeRates, LineSums, PartnerFigures, line_sums_of, run_figures
 from .settlement_scope import Scope
 
@@ -69,57 +69,33 @@ def _gross(prefix: str = "") -> Coalesce:
     return Coalesce(f"{prefix}total_cost_incl_vat", f"{prefix}total_cost_excl_vat")
 
 
-# --- 1. Lines ------------------------------------------------------------------------------------
+# --- 1. Placing ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Plan:
-    """What step 2 settles: SDR ids from `first` to `last`, onto these lines (one per pair)."""
-
-    first: int
-    last: int
-    lines: dict[tuple[int, int], int]  # (CSO, CSP) → line id
-
-
-def step_lines(run: SettlementRun, scope: Scope, token: str) -> Plan | None:
-    """Create the lines of the run's pairs and set what each holds back; what to settle."""
-    pairs = list(
-        Sdr.objects.filter(scope.q())
-        .values("cso_id", "csp_id")
-        .annotate(lo=Min("id"), hi=Max("id"))
-        .order_by()
-    )
-    disputed = {
-        (row["cso_id"], row["csp_id"]): row
-        for row in Sdr.objects.filter(scope.q(SdrState.DISPUTED))
-        .values("cso_id", "csp_id")
-        .annotate(n=Count("id"), gross=Sum(_gross()))
-        .order_by()
-    }
-    with transaction.atomic():
-        checkpoint(run.pk, token)
-        existing = _lines_of(run)
-        wanted = {(row["cso_id"], row["csp_id"]) for row in pairs} | set(disputed)
-        StatementLine.objects.bulk_create(
-            StatementLine(run=run, cso_id=cso, csp_id=csp) for cso, csp in sorted(wanted - set(existing))
-        )
-        # Disputes are a picture of now: resolved ones no longer show, new ones do.
-        StatementLine.objects.filter(run=run).exclude(disputed_count=0).update(
-            disputed_count=0, disputed_incl_vat=ZERO
-        )
-        for (cso, csp), row in disputed.items():
-            StatementLine.objects.filter(run=run, cso_id=cso, csp_id=csp).update(
-                disputed_count=row["n"], disputed_incl_vat=row["gross"] or ZERO
+def step_place(run: SettlementRun, token: str) -> int:
+    """Open buckets of the run's currency follow the pairs' cadences as they are now; accepted SDRs
+    of the run's currency that ended before its period's end and have no bucket join theirs,
+    SETTLEMENT_RUN_BATCH_SIZE per transaction; how many were placed."""
+    placed = buckets_follow_cadences(currency=run.currency, before=lambda: checkpoint(run.pk, token))
+    if not unplaced(currency=run.currency, ended_before=run.period_end).exists():
+        return placed  # the usual case: acceptance placed them all
+    while True:
+        with transaction.atomic():
+            checkpoint(run.pk, token)
+            pks = list(
+                unplaced(currency=run.currency, ended_before=run.period_end)
+                .order_by()
+                .values_list("pk", flat=True)[: place_batch()]
             )
-        lines = _lines_of(run)
-    if not pairs:
-        return None
-    settling = {(row["cso_id"], row["csp_id"]) for row in pairs}
-    return Plan(
-        first=min(row["lo"] for row in pairs),
-        last=max(row["hi"] for row in pairs),
-        lines={pair: line_id for pair, line_id in lines.items() if pair in settling},
-    )
+            if not pks:
+                return placed
+            done = sdrs_place(pks=pks)
+        if not done:  # nothing could be placed: never loop on the same rows
+            return placed
+        placed += done
+
+
+# --- 2. Settling -----------------------------------------------------------------------------------
 
 
 def _lines_of(run: SettlementRun) -> dict[tuple[int, int], int]:
@@ -127,136 +103,114 @@ def _lines_of(run: SettlementRun) -> dict[tuple[int, int], int]:
     return {(cso, csp): pk for cso, csp, pk in rows}
 
 
-# --- 2. Settling -----------------------------------------------------------------------------------
-#
-# Table and column names below come from the models and every value is a parameter or an integer
-# id read from the database: no caller text reaches the SQL.
-
-
-def _names() -> dict[str, str]:
-    qn = connection.ops.quote_name
-    return {
-        "sdr": qn(Sdr._meta.db_table),
-        "line": qn(StatementLine._meta.db_table),
-        "link": qn(StatementSdr._meta.db_table),
-    }
-
-
-def _settle_window_postgresql(plan: Plan, scope: Scope, lo: int, hi: int) -> int:
-    """One statement: UPDATE the window's settleable SDRs to SETTLED (joined to their line ids, a
-    VALUES list of the run's pairs, so the plan is a hash join on an id range whatever the table
-    statistics say), INSERT their links from what the UPDATE returned, and add the returned
-    amounts, grouped per line, to the lines. Each SDR is read and written once."""
-    if not plan.lines:
-        return 0
-    t = _names()
-    pairs = ", ".join(
-        f"({int(cso)}, {int(csp)}, {int(line)})" for (cso, csp), line in sorted(plan.lines.items())
+def _lines_for(run: SettlementRun, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    existing = _lines_of(run)
+    StatementLine.objects.bulk_create(
+        StatementLine(run=run, cso_id=cso, csp_id=csp) for cso, csp in sorted(pairs - set(existing))
     )
-    where, params = scope.sql("s")
-    now = timezone.now()
-    sql = f"""
-        WITH pair (cso_id, csp_id, line_id) AS (VALUES {pairs}),
-        settled AS (
-            UPDATE {t["sdr"]} s SET state = %s, settled_at = %s, updated_at = %s
-            FROM pair
-            WHERE pair.cso_id = s.cso_id AND pair.csp_id = s.csp_id AND {where}
-                AND s.id >= %s AND s.id <= %s
-            RETURNING s.id, pair.line_id, s.credit, s.total_energy, s.total_cost_excl_vat,
-                COALESCE(s.total_cost_incl_vat, s.total_cost_excl_vat) AS gross
-        ),
-        linked AS (
-            INSERT INTO {t["link"]} (sdr_id, line_id) SELECT id, line_id FROM settled
-        ),
-        sums AS (
-            SELECT line_id, COUNT(*) AS n, COUNT(*) FILTER (WHERE credit) AS credits,
-                SUM(CASE WHEN credit THEN -total_energy ELSE total_energy END) AS energy,
-                SUM(total_cost_excl_vat) AS excl, SUM(gross) AS gross,
-                COALESCE(SUM(gross) FILTER (WHERE credit), 0) AS credit_gross
-            FROM settled GROUP BY line_id
-        )
-        UPDATE {t["line"]} l SET
-            sdr_count = l.sdr_count + sums.n,
-            credit_count = l.credit_count + sums.credits,
-            energy_kwh = l.energy_kwh + sums.energy,
-            amount_excl_vat = l.amount_excl_vat + sums.excl,
-            amount_incl_vat = l.amount_incl_vat + sums.gross,
-            credits_incl_vat = l.credits_incl_vat + sums.credit_gross
-        FROM sums WHERE l.id = sums.line_id
-        RETURNING sums.n
-    """  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [SdrState.SETTLED, now, now, *params, lo, hi])
-        return sum(row[0] for row in cursor.fetchall())
+    return _lines_of(run) if pairs - set(existing) else existing
 
 
-def _settle_window_portable(run: SettlementRun, scope: Scope, lo: int, hi: int) -> int:
-    """The same in three statements any database runs (SQLite, the embedded default)."""
-    t = _names()
-    where, params = scope.sql("s")
-    sql = (
-        f"INSERT INTO {t['link']} (sdr_id, line_id) SELECT s.id, l.id FROM {t['sdr']} s "  # noqa: S608
-        f"JOIN {t['line']} l ON l.run_id = %s AND l.cso_id = s.cso_id AND l.csp_id = s.csp_id "
-        f"WHERE {where} AND s.id >= %s AND s.id <= %s"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [run.pk, *params, lo, hi])
-        linked = cursor.rowcount
-    if not linked:
-        return 0
-    # The SDRs linked just now are the run's links in the window still ACCEPTED.
-    sums = (
-        StatementSdr.objects.filter(
-            line__run_id=run.pk, sdr_id__gte=lo, sdr_id__lte=hi, sdr__state=SdrState.ACCEPTED
-        )
-        .values("line_id")
+def bucket_sums(bucket_ids: list[int]) -> dict[int, dict[str, object]]:
+    """One GROUP BY over the SDRs of these buckets: per bucket, the count, credits and sums."""
+    rows = (
+        Sdr.objects.filter(bucket_id__in=bucket_ids, state=SdrState.ACCEPTED)
+        .values("bucket_id")
         .order_by()
         .annotate(
             n=Count("pk"),
-            credits=Count("pk", filter=Q(sdr__credit=True)),
+            credits=Count("pk", filter=Q(credit=True)),
             energy=Sum(
-                Case(
-                    When(sdr__credit=True, then=-F("sdr__total_energy")),
-                    default=F("sdr__total_energy"),
-                    output_field=_SUM,
-                )
+                Case(When(credit=True, then=-F("total_energy")), default=F("total_energy"), output_field=_SUM)
             ),
-            excl=Sum("sdr__total_cost_excl_vat"),
-            gross=Sum(_gross("sdr__")),
-            credit_gross=Sum(_gross("sdr__"), filter=Q(sdr__credit=True)),
+            excl=Sum("total_cost_excl_vat"),
+            gross=Sum(_gross()),
+            credit_gross=Sum(_gross(), filter=Q(credit=True)),
         )
     )
-    for row in sums:
-        StatementLine.objects.filter(pk=row["line_id"]).update(
-            sdr_count=F("sdr_count") + row["n"],
-            credit_count=F("credit_count") + row["credits"],
-            energy_kwh=F("energy_kwh") + (row["energy"] or ZERO),
-            amount_excl_vat=F("amount_excl_vat") + (row["excl"] or ZERO),
-            amount_incl_vat=F("amount_incl_vat") + (row["gross"] or ZERO),
-            credits_incl_vat=F("credits_incl_vat") + (row["credit_gross"] or ZERO),
+    return {row["bucket_id"]: row for row in rows}
+
+
+def _add_to_lines(line_of_bucket: dict[int, int], sums: dict[int, dict[str, object]]) -> int:
+    per_line: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    for bucket_id, row in sums.items():
+        totals = per_line[line_of_bucket[bucket_id]]
+        for key in ("n", "credits", "energy", "excl", "gross", "credit_gross"):
+            totals[key] += row[key] or ZERO  # type: ignore[operator]
+    if per_line:
+        # One UPDATE for every line: each column's increment chosen per line id.
+        def added(column: str, key: str, field: DecimalField | BigIntegerField) -> object:
+            increment = Case(
+                *(
+                    When(
+                        pk=line_id,
+                        then=Value(int(totals[key]) if isinstance(field, BigIntegerField) else totals[key]),
+                    )
+                    for line_id, totals in per_line.items()
+                ),
+                default=Value(0),
+                output_field=field,
+            )
+            return F(column) + increment
+
+        count, amount = BigIntegerField(), DecimalField(max_digits=24, decimal_places=6)
+        StatementLine.objects.filter(pk__in=list(per_line)).update(
+            sdr_count=added("sdr_count", "n", count),
+            credit_count=added("credit_count", "credits", count),
+            energy_kwh=added("energy_kwh", "energy", amount),
+            amount_excl_vat=added("amount_excl_vat", "excl", amount),
+            amount_incl_vat=added("amount_incl_vat", "gross", amount),
+            credits_incl_vat=added("credits_incl_vat", "credit_gross", amount),
         )
-    settled = sdrs_settle(
-        sdrs=Sdr.objects.filter(settlement_link__line__run_id=run.pk, pk__gte=lo, pk__lte=hi),
-        settled_at=timezone.now(),
+    return sum(int(totals["n"]) for totals in per_line.values())
+
+
+def _hold_back_disputed(run: SettlementRun, scope: Scope) -> None:
+    """The disputed SDRs of the run's scope, per pair: held back on its lines (a picture of now)."""
+    disputed = {
+        (row["cso_id"], row["csp_id"]): row
+        for row in Sdr.objects.filter(scope.q(SdrState.DISPUTED))
+        .values("cso_id", "csp_id")
+        .annotate(n=Count("id"), gross=Sum(_gross()))
+        .order_by()
+    }
+    _lines_for(run, set(disputed))
+    # Disputes are a picture of now: resolved ones no longer show, new ones do.
+    StatementLine.objects.filter(run=run).exclude(disputed_count=0).update(
+        disputed_count=0, disputed_incl_vat=ZERO
     )
-    if settled != linked:
-        # Only the run moves SDRs out of ACCEPTED; anything else is a bug: undo the window.
-        raise RuntimeError(f"linked {linked} SDRs but settled {settled} in ids {lo}..{hi}")
-    return linked
+    for (cso, csp), row in disputed.items():
+        StatementLine.objects.filter(run=run, cso_id=cso, csp_id=csp).update(
+            disputed_count=row["n"], disputed_incl_vat=row["gross"] or ZERO
+        )
 
 
-def step_settle(run: SettlementRun, scope: Scope, token: str, plan: Plan) -> int:
-    """Settle the run's SDRs window by window, one transaction each; how many were settled."""
-    size = max(1, settings.SETTLEMENT_RUN_BATCH_SIZE)
-    settled = 0
-    for lo in range(plan.first, plan.last + 1, size):
-        hi = min(lo + size - 1, plan.last)
-        with transaction.atomic():
-            checkpoint(run.pk, token)
-            if connection.vendor == "postgresql":
-                settled += _settle_window_postgresql(plan, scope, lo, hi)
-            else:
-                settled += _settle_window_portable(run, scope, lo, hi)
+def step_settle(run: SettlementRun, scope: Scope, token: str) -> int:
+    """Close the run's open buckets onto its lines and add their sums, in one transaction; how
+    many SDRs were settled."""
+    with transaction.atomic():
+        checkpoint(run.pk, token)
+        period_lock(run.cadence, run.currency, run.period_key, exclusive=True)
+        buckets = list(
+            SettlementBucket.objects.filter(
+                cadence=run.cadence, currency=run.currency, period_key=run.period_key, line__isnull=True
+            ).values_list("pk", "cso_id", "csp_id")
+        )
+        settled = 0
+        if buckets:
+            lines = _lines_for(run, {(cso, csp) for _, cso, csp in buckets})
+            line_of_bucket = {pk: lines[(cso, csp)] for pk, cso, csp in buckets}
+            line_ids = Case(
+                *(When(pk=pk, then=Value(line_id)) for pk, line_id in line_of_bucket.items()),
+                output_field=BigIntegerField(),
+            )
+            closed = SettlementBucket.objects.filter(pk__in=list(line_of_bucket), line__isnull=True).update(
+                line_id=line_ids, closed_at=timezone.now()
+            )
+            if closed != len(line_of_bucket):  # the period's lock is held: nobody else closes them
+                raise RuntimeError(f"closed {closed} of {len(line_of_bucket)} buckets")
+            settled = _add_to_lines(line_of_bucket, bucket_sums(list(line_of_bucket)))
+        _hold_back_disputed(run, scope)
     return settled
 
 

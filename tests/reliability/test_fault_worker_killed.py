@@ -3,11 +3,14 @@ settled exactly once and the totals match a bare SQL sum over the SDRs.
 
 The hub runs as real processes on a private PostgreSQL and Redis. Thousands of SDRs come in through
 the API in bulk, are delivered to the CSP, and are accepted by the hub's own periodic job once the
-dispute window (0 days here) has passed. The periodic job `settlement.settlement_runs_due` starts the
-run on the worker, which settles the SDRs in small windows (one transaction each); the test kills the
-worker's whole process group while some windows are committed and others not, starts a new worker,
-and checks that the periodic job leaves the run alone while its heartbeat is fresh and takes it over
-once it is stale (SETTLEMENT_RUN_STALE_SECONDS, 30 s, the least the hub allows).
+dispute window (0 days here) has passed; acceptance puts them into their settlement buckets. The
+periodic job `settlement.settlement_runs_due` starts the run on the worker. The run settles in one
+transaction (close the period's buckets, one GROUP BY into the lines); to kill the worker inside
+that transaction for sure, the test holds the period's lock shared, as an acceptance in flight
+would, so the run waits in the middle of its transaction; the test kills the worker's whole process
+group there, lets go of the lock, starts a new worker, and checks that nothing of the killed
+transaction stays, that the periodic job leaves the run alone while its heartbeat is fresh, and
+takes it over once it is stale (SETTLEMENT_RUN_STALE_SECONDS, 30 s, the least the hub allows).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from settlement.services.settlement_buckets import LOCK_CLASS, _lock_key
 from tests.reliability import hubworld
 from tests.reliability.hubworld import HubWorld
 from tests.reliability.stack import wait_for
@@ -27,7 +31,6 @@ pytestmark = [pytest.mark.reliability]
 
 SDRS = 3000
 BULK = 500
-WINDOW = 30  # SDR ids per settlement transaction: a hundred windows, so the kill lands between two
 # The hub refuses less (settlement.E103): a live run's heartbeat may be this far apart.
 STALE_SECONDS = 30
 
@@ -35,7 +38,6 @@ STALE_SECONDS = 30
 @pytest.fixture
 def world(hub_factory: Any) -> Iterator[HubWorld]:
     hub = hub_factory(
-        SETTLEMENT_RUN_BATCH_SIZE=WINDOW,
         SETTLEMENT_RUN_STALE_SECONDS=STALE_SECONDS,
         SDR_DISPUTE_WINDOW_DAYS=0,
         SETTLEMENT_GRACE_DAYS=2,
@@ -48,7 +50,20 @@ def world(hub_factory: Any) -> Iterator[HubWorld]:
 
 
 def count(world: HubWorld, state: str) -> int:
+    """SDRs in a stored state; SETTLED is ACCEPTED in a closed settlement bucket."""
+    if state == "SETTLED":
+        sql = (
+            "SELECT count(*) FROM settlement_sdr s JOIN settlement_settlementbucket b ON b.id = s.bucket_id "
+            "WHERE s.state = 'ACCEPTED' AND b.line_id IS NOT NULL"
+        )
+        return world.hub.query(sql)[0][0]
     return world.hub.query("SELECT count(*) FROM settlement_sdr WHERE state = %s", [state])[0][0]
+
+
+def waiting_for_lock(world: HubWorld) -> bool:
+    return (
+        world.hub.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")[0][0] > 0
+    )
 
 
 def test_a_worker_killed_mid_run_settles_every_sdr_exactly_once(world: HubWorld):
@@ -66,31 +81,44 @@ def test_a_worker_killed_mid_run_settles_every_sdr_exactly_once(world: HubWorld)
     wait_for(lambda: count(world, "ACCEPTED") == SDRS, timeout=120, what=f"acceptance\n{hub.diagnostics()}")
     prepared = time.monotonic() - started
 
-    # The run starts on the worker; kill it while some windows have committed and others not.
-    worker = hub.workers[0]
-    hub.send_task("settlement.settlement_runs_due")
-    settled_at_kill = wait_for(
-        lambda: (n := count(world, "SETTLED")) >= SDRS // 3 and n,
-        interval=0.005,
-        timeout=60,
-        what=f"the run to settle its first windows\n{hub.diagnostics()}",
+    # Every accepted SDR is in an open bucket of one period: hold that period's lock shared.
+    [(cadence, currency, period_key, placed)] = hub.query(
+        "SELECT b.cadence, b.currency, b.period_key, count(*) FROM settlement_sdr s "
+        "JOIN settlement_settlementbucket b ON b.id = s.bucket_id WHERE b.line_id IS NULL "
+        "GROUP BY b.cadence, b.currency, b.period_key"
     )
-    worker.kill()
-    settled_after_kill = count(world, "SETTLED")
-    assert settled_after_kill < SDRS, "the run finished before the kill; make the windows smaller"
+    assert placed == SDRS
+    holder = hub.stack.postgres.connect(hub.db)
+    worker = hub.workers[0]
+    with holder.transaction():
+        holder.execute(
+            "SELECT pg_advisory_xact_lock_shared(%s, %s)",
+            [LOCK_CLASS, _lock_key(cadence, currency, period_key)],
+        )
+        # The run starts on the worker and waits for the lock inside its settling transaction.
+        hub.send_task("settlement.settlement_runs_due")
+        wait_for(
+            lambda: waiting_for_lock(world),
+            interval=0.05,
+            timeout=60,
+            what=f"the run to wait in its settling transaction\n{hub.diagnostics()}",
+        )
+        worker.kill()
+    holder.close()
+    time.sleep(1)  # the killed worker's session gets the lock, finds its client gone, rolls back
     run = hub.query("SELECT id, state, attempts FROM settlement_settlementrun")
     assert [(state, attempts) for _, state, attempts in run] == [("RUNNING", 1)], run
-    # What committed is whole windows, each linked, summed and settled together.
-    links = hub.query("SELECT count(*) FROM settlement_statementsdr")[0][0]
-    line_count = hub.query("SELECT coalesce(sum(sdr_count), 0) FROM settlement_statementline")[0][0]
-    assert links == line_count == settled_after_kill, (links, line_count, settled_after_kill)
+    # Nothing of the killed transaction stays: every bucket open, no sums on any line.
+    assert count(world, "SETTLED") == 0
+    assert hub.query("SELECT count(*) FROM settlement_settlementbucket WHERE line_id IS NOT NULL")[0][0] == 0
+    assert hub.query("SELECT coalesce(sum(sdr_count), 0) FROM settlement_statementline")[0][0] == 0
 
     # A new worker. While the run's heartbeat is fresh its owner may still be alive, so the periodic
     # job must leave it alone; once the heartbeat is stale the job takes the run over.
     hub.start_worker(concurrency=1)
     hub.send_task("settlement.settlement_runs_due")
     time.sleep(3)
-    assert count(world, "SETTLED") == settled_after_kill
+    assert count(world, "SETTLED") == 0
     assert hub.query("SELECT state, attempts FROM settlement_settlementrun") == [("RUNNING", 1)]
     wait_for(
         lambda: hub.query(
@@ -111,10 +139,14 @@ def test_a_worker_killed_mid_run_settles_every_sdr_exactly_once(world: HubWorld)
     finished = time.monotonic() - resumed
 
     assert count(world, "SETTLED") == SDRS
-    assert count(world, "ACCEPTED") == 0
-    # Exactly once: one link per SDR (the SDR is the link's key), and the lines count each SDR once.
-    links, distinct = hub.query("SELECT count(*), count(DISTINCT sdr_id) FROM settlement_statementsdr")[0]
-    assert links == distinct == SDRS
+    # Exactly once: each SDR in one bucket (a column of the SDR), each bucket closed onto one line,
+    # and the lines count each SDR once.
+    assert count(world, "ACCEPTED") == SDRS  # the SDR rows were never written by the run
+    closed = hub.query(
+        "SELECT count(*), count(DISTINCT s.id) FROM settlement_sdr s "
+        "JOIN settlement_settlementbucket b ON b.id = s.bucket_id WHERE b.line_id IS NOT NULL"
+    )[0]
+    assert closed == (SDRS, SDRS)
     lines = hub.query(
         "SELECT sum(sdr_count), sum(amount_excl_vat), sum(amount_incl_vat), sum(energy_kwh) "
         "FROM settlement_statementline"
@@ -136,7 +168,7 @@ def test_a_worker_killed_mid_run_settles_every_sdr_exactly_once(world: HubWorld)
     assert statements == {"Alpha Charge": bare[2], "Beta Mobility": bare[2]}, statements
     print(
         f"\nworker killed: {SDRS} SDRs ingested in {ingested:.1f}s, delivered and accepted by "
-        f"{prepared:.1f}s; killed with {settled_after_kill} settled (first seen {settled_at_kill}); "
+        f"{prepared:.1f}s; killed inside the settling transaction, nothing of it left; "
         f"the run resumed on a new worker and finished in {finished:.1f}s; {SDRS} settled once, "
         f"total {bare[2]} EUR incl. VAT on both statements"
     )

@@ -1,5 +1,5 @@
-"""What the settlement run reads and writes of SDRs: settleable rows grouped in SQL, one UPDATE to
-settle them, and the settings checks."""
+"""What the settlement run reads of SDRs: settleable rows grouped in SQL, the buckets acceptance puts
+them in, SETTLED as "ACCEPTED in a closed bucket", and the settings checks."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from django.core.checks import run_checks
 from django.db.models import Count, Sum
 
-from settlement.models import Sdr
-from settlement.selectors import SETTLEMENT_COLUMNS, sdrs_disputed, sdrs_settleable
-from settlement.services import sdr_accept, sdrs_settle
+from settlement.models import Sdr, SettlementBucket, SettlementRun, StatementLine
+from settlement.selectors import SETTLEMENT_COLUMNS, sdrs_disputed, sdrs_settleable, state_q
+from settlement.services import sdr_accept
 
 pytestmark = pytest.mark.django_db
 
@@ -45,22 +45,38 @@ def test_settleable_sdrs_group_in_sql(accepted):
     assert not sdrs_settleable(currency="CHF").exists()
 
 
-def test_settling_moves_only_accepted_sdrs(accepted):
+def test_acceptance_places_sdrs_and_a_closed_bucket_settles_them(accepted):
     from django.utils import timezone
 
+    accepted_ids = {"S-0", "S-1", "S-2", "S-0-C"}
+    rows = {s.sdr_id: s for s in Sdr.objects.select_related("bucket")}
+    # Accepting (by the CSP, or a credit with its original) put each into its pair's open bucket.
+    assert {i for i, s in rows.items() if s.bucket_id} == accepted_ids
+    assert len({rows[i].bucket_id for i in accepted_ids}) == 1
+    assert rows["D"].bucket_id is None and rows["D"].effective_state == "DISPUTED"
+    bucket = rows["S-1"].bucket
+    assert (bucket.line_id, bucket.currency) == (None, "EUR")
+    assert all(rows[i].effective_state == "ACCEPTED" for i in accepted_ids)
+    # Closing the bucket onto a line settles them, without writing to the SDRs.
+    run = SettlementRun.objects.create(
+        cadence=bucket.cadence,
+        period_key=bucket.period_key,
+        period_start=bucket.period_start,
+        period_end=bucket.period_end,
+        currency="EUR",
+    )
+    line = StatementLine.objects.create(run=run, cso_id=bucket.cso_id, csp_id=bucket.csp_id)
+    before = dict(Sdr.objects.values_list("sdr_id", "updated_at"))
     now = timezone.now()
-    assert sdrs_settle(sdrs=sdrs_settleable(currency="EUR"), settled_at=now) == 4
-    assert set(Sdr.objects.filter(state="SETTLED").values_list("sdr_id", flat=True)) == {
-        "S-0",
-        "S-1",
-        "S-2",
-        "S-0-C",
-    }
-    assert Sdr.objects.get(sdr_id="D").state == "DISPUTED"
-    assert sdrs_settle(sdrs=Sdr.objects.all(), settled_at=now) == 0
+    SettlementBucket.objects.filter(pk=bucket.pk).update(line=line, closed_at=now)
+    assert set(Sdr.objects.filter(state_q("SETTLED")).values_list("sdr_id", flat=True)) == accepted_ids
+    assert not Sdr.objects.filter(state_q("ACCEPTED")).exists()
+    assert not sdrs_settleable(currency="EUR").exists()
+    assert dict(Sdr.objects.values_list("sdr_id", "updated_at")) == before
     settled = Sdr.objects.get(sdr_id="S-1")
+    assert (settled.state, settled.effective_state, settled.settled_at) == ("ACCEPTED", "SETTLED", now)
     # Accepting a settled SDR again changes nothing.
-    assert sdr_accept(csp_id=accepted.csp.partner.pk, sdr_pk=settled.pk).state == "SETTLED"
+    assert sdr_accept(csp_id=accepted.csp.partner.pk, sdr_pk=settled.pk).effective_state == "SETTLED"
 
 
 def test_settings_are_checked(settings):

@@ -3,6 +3,7 @@ statements, lines, fees, netting in two currencies; idempotent re-runs; runs kil
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -12,12 +13,13 @@ from settlement.models import (
     RunState,
     Sdr,
     SdrState,
+    SettlementBucket,
     SettlementRun,
     Statement,
     StatementFee,
     StatementLine,
-    StatementSdr,
 )
+from settlement.selectors import state_q
 from settlement.selectors.statements import statement_lines
 from settlement.services import settlement_steps
 from settlement.services.settlement_run import settlement_run_execute, settlement_run_request
@@ -59,6 +61,10 @@ CHF = {
 }
 
 
+def settled_count() -> int:
+    return Sdr.objects.filter(state_q(SdrState.SETTLED)).count()
+
+
 def figures(currency: str) -> dict[str, tuple[str, ...]]:
     cents = D("0.01")
     return {
@@ -73,6 +79,7 @@ def figures(currency: str) -> dict[str, tuple[str, ...]]:
 
 
 def test_september_statements_lines_fees_and_netting(scenario):
+    stored_at = {sdr.pk: sdr.updated_at for sdr in scenario.eur_sdrs}
     outcome = run_period("2026-09")
     assert (outcome.state, outcome.settled, outcome.statements) == ("DONE", 8, 3)
     assert figures("EUR") == EUR
@@ -116,15 +123,17 @@ def test_september_statements_lines_fees_and_netting(scenario):
         ("CSP", "PER_SDR", D("0.24")),
     ]
 
-    # Every SDR of the run is SETTLED and linked to its pair's line, once; the others are untouched.
+    # Every SDR of the run is SETTLED: in a bucket closed onto its pair's line, once, and the SDR row
+    # itself unwritten (its stored state stays ACCEPTED); the others are untouched.
     for sdr in scenario.eur_sdrs:
         sdr.refresh_from_db()
-        assert sdr.state == SdrState.SETTLED and sdr.settled_at is not None
-        assert (sdr.settlement_link.line.cso_id, sdr.settlement_link.line.csp_id) == (sdr.cso_id, sdr.csp_id)
-    assert StatementSdr.objects.count() == 8
-    assert Sdr.objects.get(pk=scenario.d1.pk).state == SdrState.DISPUTED
-    assert Sdr.objects.get(pk=scenario.october.pk).state == SdrState.ACCEPTED
-    assert Sdr.objects.get(pk=scenario.h1.pk).state == SdrState.ACCEPTED  # CHF is another run
+        assert sdr.effective_state == SdrState.SETTLED and sdr.settled_at is not None
+        assert (sdr.state, sdr.updated_at) == (SdrState.ACCEPTED, stored_at[sdr.pk])
+        assert (sdr.bucket.line.cso_id, sdr.bucket.line.csp_id) == (sdr.cso_id, sdr.csp_id)
+    assert settled_count() == 8
+    assert Sdr.objects.get(pk=scenario.d1.pk).effective_state == SdrState.DISPUTED
+    assert Sdr.objects.get(pk=scenario.october.pk).effective_state == SdrState.ACCEPTED
+    assert Sdr.objects.get(pk=scenario.h1.pk).effective_state == SdrState.ACCEPTED  # CHF is another run
 
 
 def test_second_currency_is_its_own_run(scenario):
@@ -143,7 +152,7 @@ def test_run_again_settles_nothing_twice_and_keeps_the_statements(scenario):
     assert (again.state, again.settled, again.statements) == ("DONE", 0, 3)
     assert {s.pk: (s.updated_at, s.computed_at, s.net) for s in Statement.objects.all()} == before
     assert list(StatementFee.objects.order_by("pk").values_list("pk", flat=True)) == fees_before
-    assert StatementSdr.objects.count() == 8
+    assert settled_count() == 8
     assert SettlementRun.objects.get(currency="EUR").attempts == 2
 
 
@@ -164,41 +173,60 @@ def test_an_sdr_accepted_after_the_run_joins_the_draft_on_the_next_run(scenario)
     )
 
 
-def test_the_database_refuses_a_second_link_for_an_sdr(scenario):
+def test_the_database_refuses_to_settle_an_sdr_twice(scenario):
     run_period("2026-09")
     run = SettlementRun.objects.get(currency="EUR")
-    other = StatementLine.objects.filter(run=run).exclude(pk=scenario.a1.settlement_link.line_id).first()
-    with pytest.raises(IntegrityError), transaction.atomic():
-        StatementSdr.objects.create(sdr=scenario.a1, line=other)
-    with pytest.raises(IntegrityError), transaction.atomic():
-        StatementSdr.objects.filter(sdr=scenario.a1).update(line=other)
+    bucket = SettlementBucket.objects.get(sdrs=scenario.a1)
+    other_line = StatementLine.objects.filter(run=run).exclude(pk=bucket.line_id).first()
+    october = SettlementBucket.objects.create(
+        cso=scenario.a, csp=scenario.b, currency="EUR", cadence="MONTHLY", period_key="2026-10",
+        period_start=datetime(2026, 10, 1, tzinfo=UTC), period_end=datetime(2026, 11, 1, tzinfo=UTC),
+    )  # fmt: skip
+    refused = [
+        # A settled SDR never moves to another bucket, nor out of its own, nor back to ACCEPTED.
+        lambda: Sdr.objects.filter(pk=scenario.a1.pk).update(bucket=october),
+        lambda: Sdr.objects.filter(pk=scenario.a1.pk).update(bucket=None),
+        lambda: Sdr.objects.filter(pk=scenario.a1.pk).update(state=SdrState.DISPUTED),
+        # A closed bucket never moves to another line, nor reopens.
+        lambda: SettlementBucket.objects.filter(pk=bucket.pk).update(line=other_line),
+        lambda: SettlementBucket.objects.filter(pk=bucket.pk).update(line=None, closed_at=None),
+        # A new SDR cannot join a closed bucket.
+        lambda: Sdr.objects.filter(pk=scenario.october.pk).update(bucket=bucket),
+    ]
+    for attempt in refused:
+        with pytest.raises(IntegrityError), transaction.atomic():
+            attempt()
+    assert settled_count() == 8
 
 
-def test_a_run_killed_while_settling_resumes_and_settles_every_sdr_once(scenario, settings, monkeypatch):
-    settings.SETTLEMENT_RUN_BATCH_SIZE = 2  # several windows of two SDR ids each
-    real, calls = settlement_steps.checkpoint, []
+def test_a_run_killed_while_settling_settles_nothing_and_the_next_settles_every_sdr_once(
+    scenario, monkeypatch
+):
+    real = settlement_steps._add_to_lines
 
-    def dying(run_id, token):
-        calls.append(run_id)
-        if len(calls) == 3:  # lines, first window committed; the worker dies in the second
-            raise RuntimeError("worker killed")
-        real(run_id, token)
+    def dying(*args, **kwargs):
+        real(*args, **kwargs)  # buckets closed, lines summed: the worker dies before the commit
+        raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(settlement_steps, "checkpoint", dying)
+    monkeypatch.setattr(settlement_steps, "_add_to_lines", dying)
     first = run_period("2026-09")
     assert first.state == RunState.FAILED and "worker killed" in first.error
-    settled_so_far = Sdr.objects.filter(state=SdrState.SETTLED).count()
-    assert 0 < settled_so_far < 8
-    assert StatementSdr.objects.count() == settled_so_far
+    assert settled_count() == 0 and not SettlementBucket.objects.filter(line__isnull=False).exists()
+    assert not StatementLine.objects.exclude(sdr_count=0).exists()
     assert not Statement.objects.exists()
+    # Acceptance (here: the run's placing step) had put them into buckets, which stay open.
+    assert SettlementBucket.objects.filter(line__isnull=True).count() == 3  # one per pair
 
-    monkeypatch.setattr(settlement_steps, "checkpoint", real)
+    monkeypatch.setattr(settlement_steps, "_add_to_lines", real)
     second = run_period("2026-09")
-    assert second.state == "DONE" and second.settled == 8 - settled_so_far
-    assert StatementSdr.objects.count() == Sdr.objects.filter(state=SdrState.SETTLED).count() == 8
+    assert second.state == "DONE" and second.settled == 8
+    assert settled_count() == 8
     assert figures("EUR") == EUR
     line = StatementLine.objects.get(run__currency="EUR", cso=scenario.a, csp=scenario.b)
     assert (line.sdr_count, line.amount_incl_vat) == (5, D("36.6916"))
+    # And again: nothing twice.
+    assert run_period("2026-09").settled == 0
+    assert StatementLine.objects.get(pk=line.pk).sdr_count == 5
 
 
 def test_a_run_killed_between_statements_resumes(scenario, monkeypatch):
@@ -206,15 +234,16 @@ def test_a_run_killed_between_statements_resumes(scenario, monkeypatch):
 
     def dying(run_id, token):
         calls.append(run_id)
-        if len(calls) == 4:  # lines, one window, one statement; dies at the second statement
+        if len(calls) == 5:  # placing (two), settling, one statement; dies at the second statement
             raise RuntimeError("worker killed")
         real(run_id, token)
 
     monkeypatch.setattr(settlement_steps, "checkpoint", dying)
     assert run_period("2026-09").state == "FAILED"
-    assert Statement.objects.count() == 1 and StatementSdr.objects.count() == 8
+    assert Statement.objects.count() == 1 and settled_count() == 8
     monkeypatch.setattr(settlement_steps, "checkpoint", real)
-    assert run_period("2026-09").state == "DONE"
+    again = run_period("2026-09")
+    assert again.state == "DONE" and again.settled == 0
     assert figures("EUR") == EUR
 
 
@@ -258,7 +287,7 @@ def test_a_worker_that_lost_its_run_stops(scenario, monkeypatch):
     monkeypatch.setattr(settlement_steps, "checkpoint", taken_over)
     outcome = settlement_run_execute(run_id=run.pk)
     assert outcome.state == RunState.RUNNING and outcome.settled == 0
-    assert not StatementSdr.objects.exists()
+    assert settled_count() == 0
 
 
 def test_sdr_without_amount_incl_vat_counts_at_its_amount_excl_vat(scenario):
