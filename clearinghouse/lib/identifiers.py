@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from .codes import COUNTRY_ALPHA2
@@ -278,15 +279,24 @@ def _contribution(char: str, index: int) -> tuple[_Vec, _Vec]:
 _CHECK_CHAR_BY_CONTRIBUTION: Final = {_contribution(char, 14): char for char in _ALPHABET}
 
 
+# Every character's terms at every position, looked up rather than multiplied out per call.
+_TERMS: Final = tuple(
+    {char: (q[0], q[1], r[0], r[1]) for char in _ALPHABET for q, r in [_contribution(char, index)]}
+    for index in range(15)
+)
+
+
+@lru_cache(maxsize=65_536)
 def _check_char(body: str) -> str:
     """Check character for the 14 upper-case characters country + provider + instance."""
-    q_sum: _Vec = (0, 0)
-    r_sum: _Vec = (0, 0)
+    q0 = q1 = r0 = r1 = 0
     for index, char in enumerate(body):
-        q, r = _contribution(char, index)
-        q_sum = ((q_sum[0] + q[0]) % 2, (q_sum[1] + q[1]) % 2)
-        r_sum = ((r_sum[0] + r[0]) % 3, (r_sum[1] + r[1]) % 3)
-    needed = ((-q_sum[0] % 2, -q_sum[1] % 2), (-r_sum[0] % 3, -r_sum[1] % 3))
+        a, b, c, d = _TERMS[index][char]
+        q0 += a
+        q1 += b
+        r0 += c
+        r1 += d
+    needed = ((-q0 % 2, -q1 % 2), (-r0 % 3, -r1 % 3))
     return _CHECK_CHAR_BY_CONTRIBUTION[needed]
 
 
