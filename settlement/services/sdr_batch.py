@@ -17,7 +17,7 @@ from django.conf import settings
 from partners.models import Partner
 
 from .. import lookups
-from ..models import Sdr, SdrChargingPeriod, SdrEvent, SdrState
+from ..models import Sdr, SdrState
 from ..representation import rating_out
 from ..validation import Context, Finding, ParseResult, Tolerances, Verdict, check_sdr
 from ..validation.schema import ParsedSdr
@@ -164,7 +164,8 @@ def sdr_row(cso: Partner, parse: ParseResult, verdict: Verdict, now: datetime) -
     )
 
 
-def period_rows(new: NewSdr) -> list[SdrChargingPeriod]:
+def period_rows(new: NewSdr) -> list[dict[str, Any]]:
+    """The values of the SDR's charging period rows (SdrChargingPeriod)."""
     sdr = new.verdict.sdr if new.verdict is not None else None
     if sdr is None:
         return []
@@ -173,30 +174,44 @@ def period_rows(new: NewSdr) -> list[SdrChargingPeriod]:
     for position, period in enumerate(sdr.periods):
         end = sdr.periods[position + 1].start if position + 1 < len(sdr.periods) else sdr.end
         rows.append(
-            SdrChargingPeriod(
-                sdr_id=new.row.pk,
-                index=period.index,
-                start_date_time=period.start,
-                end_date_time=max(end, period.start),
-                tariff_id=period.tariff_id,
-                energy=_q(period.volume("ENERGY"), QUANTITY),
-                charging_time=_q(period.volume("TIME"), QUANTITY),
-                parking_time=_q(period.volume("PARKING_TIME"), QUANTITY),
-                reservation_time=_q(period.volume("RESERVATION_TIME"), QUANTITY),
-                dimensions=raw_periods[period.index]["dimensions"],
-            )
+            {
+                "sdr_id": new.row.pk,
+                "index": period.index,
+                "start_date_time": period.start,
+                "end_date_time": max(end, period.start),
+                "tariff_id": period.tariff_id,
+                "energy": _q(period.volume("ENERGY"), QUANTITY),
+                "charging_time": _q(period.volume("TIME"), QUANTITY),
+                "parking_time": _q(period.volume("PARKING_TIME"), QUANTITY),
+                "reservation_time": _q(period.volume("RESERVATION_TIME"), QUANTITY),
+                "dimensions": raw_periods[period.index]["dimensions"],
+            }
         )
     return rows
 
 
-def event_rows(new: NewSdr, now: datetime) -> list[SdrEvent]:
+def event_rows(new: NewSdr, now: datetime) -> list[dict[str, Any]]:
+    """The values of the SDR's first events (SdrEvent)."""
     row = new.row
     first = SdrState.REJECTED if row.state == SdrState.REJECTED else SdrState.VALIDATED
     events = [
-        SdrEvent(sdr_id=row.pk, from_state=SdrState.RECEIVED, to_state=first, actor="HUB", created_at=now)
+        {
+            "sdr_id": row.pk,
+            "from_state": SdrState.RECEIVED,
+            "to_state": first,
+            "actor": "HUB",
+            "created_at": now,
+        }
     ]
     events.extend(
-        SdrEvent(sdr_id=row.pk, from_state=old, to_state=to, actor="HUB", reason_code=reason, created_at=now)
+        {
+            "sdr_id": row.pk,
+            "from_state": old,
+            "to_state": to,
+            "actor": "HUB",
+            "reason_code": reason,
+            "created_at": now,
+        }
         for old, to, reason in new.extra_events
     )
     return events

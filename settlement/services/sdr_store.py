@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from clearinghouse.db import bulk_insert
+from clearinghouse.db import bulk_insert, bulk_insert_values
 
 from .. import lookups, selectors
-from ..models import Sdr, SdrEvent, SdrFinding, SdrState
+from ..models import Sdr, SdrChargingPeriod, SdrEvent, SdrFinding, SdrState
 from ..representation import sdr_out, transition_out
 from . import sdr_routing
 from .sdr_batch import CREDITABLE_STATES, Batch, event_rows, period_rows
@@ -47,21 +47,22 @@ def store_batch(
             new.extra_events.append((SdrState.VALIDATED, SdrState.ACCEPTED, "CREDIT"))
     # COPY on PostgreSQL (clearinghouse.db.bulk_insert): the widest writes of the intake.
     bulk_insert([n.row for n in to_insert])
-    bulk_insert([p for n in live for p in period_rows(n)])
-    bulk_insert(
+    bulk_insert_values(SdrChargingPeriod, [p for n in live for p in period_rows(n)])
+    bulk_insert_values(
+        SdrFinding,
         [
-            SdrFinding(
-                sdr_id=n.row.pk,
-                code=f.code,
-                severity=f.severity,
-                message=f.message[:500],
-                field=f.field[:120],
-            )
+            {
+                "sdr_id": n.row.pk,
+                "code": f.code,
+                "severity": f.severity,
+                "message": f.message[:500],
+                "field": f.field[:120],
+            }
             for n in to_insert
             for f in n.findings
-        ]
+        ],
     )
-    bulk_insert([e for n in to_insert for e in event_rows(n, now)])
+    bulk_insert_values(SdrEvent, [e for n in to_insert for e in event_rows(n, now)])
     credited = accept_credited([n.row for n in live if n.row.credit], now)
     # Credits are accepted on arrival, their originals with them: both join their buckets.
     sdrs_place(pks=[n.row.pk for n in live if n.row.credit] + [o.pk for o in credited])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.db.models import Exists, OuterRef
 
 from clearinghouse.db import PreparedInsert, PreparedQuery
@@ -108,3 +109,35 @@ def test_bulk_insert_stores_what_bulk_create_would(cso, csp):
     with pytest.raises(IntegrityError), transaction.atomic():
         bulk_insert(clash)
     assert not AuthorizationRecord.objects.filter(authorization_reference="new-ref-1").exists()
+
+
+def test_bulk_insert_values_applies_defaults_and_refuses_what_it_cannot_prepare(cso):
+    from clearinghouse.db import bulk_insert_values
+    from credentials.models import AuthorizationRecord
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    rows = [
+        {
+            "cso_id": cso.partner.pk,
+            "evse_id": f"DE*ACH*E{i}*1",
+            "credential_type": "RFID",
+            "status": "UNKNOWN",
+            "decided_by": "HUB",
+            "decided_at": now,
+            "authorization_reference": f"values-{i}",
+            "created_at": now,
+            "latency_ms": "7",  # not an int: prepared as save() would
+        }
+        for i in range(3)
+    ]
+    bulk_insert_values(AuthorizationRecord, rows)
+    stored = AuthorizationRecord.objects.filter(authorization_reference__startswith="values-").order_by("pk")
+    assert [r.evse_id for r in stored] == ["DE*ACH*E0*1", "DE*ACH*E1*1", "DE*ACH*E2*1"]
+    assert [(r.kind, r.routed_to, r.latency_ms, r.created_at) for r in stored] == [("START", [], 7, now)] * 3
+    with pytest.raises(TypeError, match="no_such_field"):
+        bulk_insert_values(AuthorizationRecord, [{**rows[0], "no_such_field": 1}])
+    if connection.vendor == "postgresql":
+        with pytest.raises(ValueError, match="pre_save"):
+            bulk_insert_values(
+                Partner, [{"name": "Eta", "country_code": "BE", "party_id": "ETA", "is_cso": True}]
+            )
