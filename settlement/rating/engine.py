@@ -59,7 +59,13 @@ _HUNDRED = Decimal(100)
 _ZERO_MONEY = Decimal("0.0000")
 
 
-def rate_cdr(*, tariffs: Sequence[Mapping[str, Any]], cdr: Mapping[str, Any], time_zone: str) -> RatingResult:
+def rate_cdr(
+    *,
+    tariffs: Sequence[Mapping[str, Any]],
+    cdr: Mapping[str, Any],
+    time_zone: str,
+    parsed: dict[tuple[int, int], Any] | None = None,
+) -> RatingResult:
     """Compute the cost of a session (CDR) from the tariffs that applied.
 
     Per charging period the tariff is the one named by the period's
@@ -69,9 +75,13 @@ def rate_cdr(*, tariffs: Sequence[Mapping[str, Any]], cdr: Mapping[str, Any], ti
     the period start.  ``time_zone`` is the location's IANA zone, in which
     restrictions are evaluated.  Raises ``RatingError`` for input that cannot be
     rated.
+
+    ``parsed``, a dict the caller keeps while the tariff documents stay unchanged
+    (a batch of SDRs rated against the same published tariffs), remembers each
+    document's parsed form so that it is validated and parsed once.
     """
     with localcontext(_WORK_CONTEXT):
-        return _rate(tariffs, cdr, time_zone)
+        return _rate(tariffs, cdr, time_zone, {} if parsed is None else parsed)
 
 
 def rate_session(*, tariff: Mapping[str, Any], cdr: Mapping[str, Any], time_zone: str) -> RatingResult:
@@ -263,13 +273,28 @@ def _hours(seconds: Decimal) -> Decimal:
         return seconds / SECONDS_PER_HOUR
 
 
-def _rate(tariffs: Sequence[Mapping[str, Any]], cdr: Mapping[str, Any], time_zone: str) -> RatingResult:
+def _parse_tariff(raw: Any, position: int, parsed: dict[tuple[int, int], Any]) -> Tariff:
+    key = (id(raw), position)
+    known = parsed.get(key)
+    if known is not None and known[0] is raw:  # the document itself is kept: its id stays its own
+        return known[1]
+    tariff = parse_tariff(raw, position)
+    parsed[key] = (raw, tariff)
+    return tariff
+
+
+def _rate(
+    tariffs: Sequence[Mapping[str, Any]],
+    cdr: Mapping[str, Any],
+    time_zone: str,
+    cache: dict[tuple[int, int], Any],
+) -> RatingResult:
     zone = load_zone(time_zone)
     if isinstance(tariffs, (str, bytes, Mapping)) or not isinstance(tariffs, Sequence):
         raise RatingError(MALFORMED_TARIFF, "tariffs: expected a list of Tariff objects")
     if not tariffs:
         raise RatingError(NO_TARIFF, "no tariffs were given")
-    parsed = [parse_tariff(raw, position) for position, raw in enumerate(tariffs)]
+    parsed = [_parse_tariff(raw, position, cache) for position, raw in enumerate(tariffs)]
     session = parse_session(cdr)
     periods = session.periods
 

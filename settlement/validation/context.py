@@ -118,3 +118,5 @@ class Context:
     tariffs: Mapping[str, TariffInfo] = field(default_factory=dict)  # by tariff id
     stored: Mapping[str, StoredSdr] = field(default_factory=dict)  # by SDR id
     tolerances: Tolerances = field(default_factory=Tolerances)
+    # The batch's published tariffs as the rating engine parsed them (settlement.rating.rate_cdr).
+    parsed_tariffs: dict[tuple[int, int], Any] = field(default_factory=dict)

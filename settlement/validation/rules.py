@@ -278,7 +278,7 @@ def rate(v: Verdict, evse: EvseInfo, tariffs: Sequence[Mapping[str, Any]], ctx: 
         v.add(F.NOT_RATED, "no tariff known to the hub applies to this SDR", "tariffs")
         return
     try:
-        result = rate_cdr(tariffs=tariffs, cdr=sdr.raw, time_zone=evse.time_zone)
+        result = rate_cdr(tariffs=tariffs, cdr=sdr.raw, time_zone=evse.time_zone, parsed=ctx.parsed_tariffs)
     except RatingError as exc:
         if exc.code == RATING_CURRENCY_MISMATCH:
             v.add(
