@@ -4,8 +4,8 @@ Nonces live in the cache (Redis in production). When the cache cannot be reached
 over, so replay protection is never switched off: an outage degrades speed, not safety. Two races at
 the switch are closed here:
 - a request accepted just before the outage (its nonce only in Redis) and replayed during it: while
-  the cache is down, a timestamp from an earlier second than this process lost the cache cannot be
-  proven fresh and is refused (the client signs again);
+  the cache is down, a timestamp from more than a second before this process lost the cache cannot
+  be proven fresh and is refused (the client signs again);
 - a request made during the outage (its nonce only in the database) and replayed after Redis returns:
   while unexpired fallback rows exist, a nonce Redis accepts is also looked up in the database (the
   existence check is cached for a second per process).
@@ -83,10 +83,11 @@ def nonce_claim_without_cache(*, partner_id: int, nonce: str, timestamp: float |
             _state["down_since"] = now
         _state["last_failure"] = now
         down_since = float(_state["down_since"])  # type: ignore[arg-type]
-    # A request signed in an earlier second than this process lost the cache is refused even
-    # if genuine (its client signs again); one signed in that same second passes, so traffic
-    # keeps flowing through the switch. The replay window left is under a second.
-    if timestamp is not None and timestamp < int(down_since):
+    # A request signed more than a second before this process lost the cache is refused even if
+    # genuine (its client signs again); one signed in that second or the one before passes, so
+    # traffic keeps flowing through the switch (a request signed at 10.98 may reach a process
+    # that notices the outage at 11.01). The replay window left is under two seconds.
+    if timestamp is not None and timestamp < int(down_since) - 1:
         return False
     claimed = _nonce_claim_db(partner_id=partner_id, nonce=nonce, ttl=settings.I3_NONCE_TTL_SECONDS)
     with _lock:
