@@ -49,12 +49,19 @@ class EndpointServer:
     def __init__(self, *, key_of: Callable[[str, dict[str, Any]], str | None], answer: Answer) -> None:
         self.arrivals = Arrivals()
         self.deliveries = 0
+        # How long each answer took, from its headers read to the answer written: the partner's own
+        # time, which the hub's time must not include.
+        self.answer_ms: list[float] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The answer must leave at once: with Nagle's algorithm on, a small write that follows
+            # another waits for the hub's delayed ACK (40 ms on Linux), which is no time of the hub's.
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
+                received = time.monotonic()
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 try:
@@ -71,6 +78,7 @@ class EndpointServer:
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+                server.answer_ms.append(1000 * (time.monotonic() - received))
 
             def log_message(self, format: str, *args: Any) -> None:
                 return  # keep the run's output quiet
