@@ -162,18 +162,15 @@ class _Target:
     key_id: str
 
 
-def _secret(token: str) -> str:
-    """A partner's secret from its stored ciphertext, decrypted once per process and keys.
-
-    The cache needs no invalidation: it is keyed by the ciphertext and the keys that decrypt it, so
-    a rotated secret (a new ciphertext) or changed keys are simply another entry.
-    """
-    return _decrypted(token, settings.FIELD_ENCRYPTION_KEY, settings.SECRET_KEY)
-
-
 @lru_cache(maxsize=1024)
-def _decrypted(token: str, keys: str, fallback_material: str) -> str:
-    return decrypt(field_fernet(), token)  # field_fernet() is made of the keys in the cache key
+def _secret(token: str) -> str:
+    """A partner's secret from its stored ciphertext, decrypted once per process.
+
+    The cache needs no invalidation: it is keyed by the ciphertext, so a rotated secret (a new
+    ciphertext) is another entry; the keys that decrypt it are fixed for the life of the process
+    (field_fernet() is built once).
+    """
+    return decrypt(field_fernet(), token)
 
 
 def _target_of(message: OutboxMessage, route: Route) -> _Target:
