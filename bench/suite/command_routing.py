@@ -1,7 +1,7 @@
 """Remote command routing: the hub's own time for a START_SESSION, both ways, with real workers.
 
-A CSP and a CSO in clearing-house mode register endpoints on 127.0.0.1 (a server in this process
-that answers every delivery at once, so partner time is nil). CSP clients send `POST /commands/`;
+A CSP and a CSO in clearing-house mode register endpoints on 127.0.0.1 (a server in a process of
+its own that answers every delivery at once, so partner time is nil). CSP clients send `POST /commands/`;
 the time until the CSO's endpoint receives the command is leg 1. The CSO then reports the outcome,
 `POST /commands/{id}/result`; the time until the CSP's endpoint receives `command.result` is leg 2.
 Deliveries go the production way: written to the outbox in the request's transaction, sent by a
