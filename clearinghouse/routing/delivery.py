@@ -69,8 +69,9 @@ def _lease_claim(channel_id: int, token: str) -> bool:
 
 
 def _lease_renew(channel_id: int, token: str) -> bool:
-    """Extend our lease before each send; False when it expired and another worker took the channel
-    (this worker stalled longer than a lease), which must then stop at once."""
+    """Extend our lease before each send but the first (the claim has just set it); False when it
+    expired and another worker took the channel (this worker stalled longer than a lease), which
+    must then stop at once."""
     changes = {"lease_until": _lease_until()}
     return bool(_update(DeliveryChannel, changes, "id = %s AND lease_token = %s", [channel_id, token]))
 
@@ -234,7 +235,7 @@ def _deliver_leased(channel_id: int, token: str) -> tuple[int, str]:
             return settled, "waiting"
         if settled >= settings.ROUTING_BATCH_SIZE or time.monotonic() - started > budget:
             return settled, "more"
-        if not _lease_renew(channel_id, token):
+        if settled and not _lease_renew(channel_id, token):
             logger.warning("lease on channel %s lost; another worker delivers it", channel_id)
             return settled, "lost"
         if not _attempt(head, route):
