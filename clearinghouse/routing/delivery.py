@@ -7,21 +7,22 @@ import random
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
-from django.db.models import Q
+from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 
 from clearinghouse.api.secrets import field_fernet
 from clearinghouse.lib.crypto import decrypt
 from partners.models import Partner
-from partners.selectors import endpoint_for, signing_user_of
 
 from . import client
 from .hooks import hook_run
 from .models import DeliveryChannel, OutboxMessage
+from .selectors import Route, head_due_at, pending_head
 
 logger = logging.getLogger(__name__)
 
@@ -39,29 +40,45 @@ def backoff_seconds(attempts: int) -> float:
 # --- The lease ------------------------------------------------------------------------------------
 # Only the worker holding a channel's lease sends its messages, so they go out one at a time and in
 # order. Each change is a conditional UPDATE; a worker that dies leaves a lease that simply expires.
+# They run for every message sent, so they are written out in SQL rather than built by the ORM.
+
+
+def _update(model: type[models.Model], changes: dict[str, Any], where: str, params: list[Any]) -> int:
+    """UPDATE model's table SET changes (field names, values as the ORM saves them) WHERE where;
+    the number of rows changed."""
+    columns, values = [], []
+    for name, value in changes.items():
+        field = model._meta.get_field(name)
+        columns.append(f"{connection.ops.quote_name(field.column)} = %s")  # type: ignore[union-attr]
+        values.append(field.get_db_prep_save(value, connection))  # type: ignore[union-attr]
+    sql = f"UPDATE {model._meta.db_table} SET {', '.join(columns)} WHERE {where}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values + params)
+        return cursor.rowcount
+
+
+def _lease_until() -> datetime:
+    return timezone.now() + timedelta(seconds=settings.ROUTING_LEASE_SECONDS)
 
 
 def _lease_claim(channel_id: int, token: str) -> bool:
-    now = timezone.now()
-    return bool(
-        DeliveryChannel.objects.filter(pk=channel_id)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_until=now + timedelta(seconds=settings.ROUTING_LEASE_SECONDS), lease_token=token)
-    )
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    where = "id = %s AND (lease_until IS NULL OR lease_until < %s)"
+    changes = {"lease_until": _lease_until(), "lease_token": token}
+    return bool(_update(DeliveryChannel, changes, where, [channel_id, now]))
 
 
 def _lease_renew(channel_id: int, token: str) -> bool:
-    """Extend our lease before each send; False when it expired and another worker took the channel
-    (this worker stalled longer than a lease), which must then stop at once."""
-    return bool(
-        DeliveryChannel.objects.filter(pk=channel_id, lease_token=token).update(
-            lease_until=timezone.now() + timedelta(seconds=settings.ROUTING_LEASE_SECONDS)
-        )
-    )
+    """Extend our lease before each send but the first (the claim has just set it); False when it
+    expired and another worker took the channel (this worker stalled longer than a lease), which
+    must then stop at once."""
+    changes = {"lease_until": _lease_until()}
+    return bool(_update(DeliveryChannel, changes, "id = %s AND lease_token = %s", [channel_id, token]))
 
 
 def _lease_release(channel_id: int, token: str) -> None:
-    DeliveryChannel.objects.filter(pk=channel_id, lease_token=token).update(lease_until=None, lease_token="")
+    changes = {"lease_until": None, "lease_token": ""}
+    _update(DeliveryChannel, changes, "id = %s AND lease_token = %s", [channel_id, token])
 
 
 # --- Settling a message ---------------------------------------------------------------------------
@@ -92,14 +109,14 @@ def _settle_failed(message: OutboxMessage, error: str, status_code: int | None, 
         _settle_dead(message, error, status_code)
         return True
     # Conditional on PENDING: a message cancelled while it was in flight stays cancelled.
-    updated = OutboxMessage.objects.filter(pk=message.pk, state=PENDING).update(
-        attempts=message.attempts,
-        last_error=error[:2000],
-        last_status_code=status_code,
-        url=message.url[:700],
-        next_attempt_at=timezone.now() + timedelta(seconds=backoff_seconds(message.attempts)),
-    )
-    return not updated
+    changes = {
+        "attempts": message.attempts,
+        "last_error": error[:2000],
+        "last_status_code": status_code,
+        "url": message.url[:700],
+        "next_attempt_at": timezone.now() + timedelta(seconds=backoff_seconds(message.attempts)),
+    }
+    return not _update(OutboxMessage, changes, "id = %s AND state = %s", [message.pk, PENDING])
 
 
 def _settle_delivered(message: OutboxMessage, response: client.PartnerResponse) -> None:
@@ -115,17 +132,17 @@ def _settle_delivered(message: OutboxMessage, response: client.PartnerResponse) 
     # Any state but DELIVERED: the partner has the message, so that is the truth even when staff
     # cancelled it meanwhile; and the on_delivered hook runs once even if a worker that lost its
     # lease delivered it a second time.
-    target = OutboxMessage.objects.filter(pk=message.pk).exclude(state=OutboxMessage.State.DELIVERED)
+    where, params = "id = %s AND state <> %s", [message.pk, OutboxMessage.State.DELIVERED]
     with transaction.atomic():
         try:
             with transaction.atomic():
-                updated = target.update(**fields)
+                updated = _update(OutboxMessage, fields, where, params)
         except DatabaseError as exc:
             # An answer the database refuses to store (PostgreSQL rejects "\u0000" in JSON) must not
             # turn a delivered message into one that is sent again and again.
             fields["response_body"] = None
             fields["last_error"] = f"answer not kept: {type(exc).__name__}"
-            updated = target.update(**fields)
+            updated = _update(OutboxMessage, fields, where, params)
         if updated:
             message.state = OutboxMessage.State.DELIVERED
             message.delivered_at = fields["delivered_at"]
@@ -146,30 +163,39 @@ class _Target:
     key_id: str
 
 
-def _target_of(message: OutboxMessage) -> _Target:
-    """Where and how to sign, read at each attempt so endpoint changes and secret rotations apply."""
-    endpoint = endpoint_for(partner_id=message.partner_id, role=message.role)
-    if endpoint is None:
+@lru_cache(maxsize=1024)
+def _secret(token: str) -> str:
+    """A partner's secret from its stored ciphertext, decrypted once per process.
+
+    The cache needs no invalidation: it is keyed by the ciphertext, so a rotated secret (a new
+    ciphertext) is another entry; the keys that decrypt it are fixed for the life of the process
+    (field_fernet() is built once).
+    """
+    return decrypt(field_fernet(), token)
+
+
+def _target_of(message: OutboxMessage, route: Route) -> _Target:
+    """Where and how to sign, from the route read at this attempt (endpoint changes and secret
+    rotations apply to the next attempt)."""
+    if route.url is None:
         raise client.DeliveryFailed("the partner has no active endpoint for this role")
-    url = endpoint.url.rstrip("/") + "/" + message.path
+    url = route.url.rstrip("/") + "/" + message.path
     if not settings.ROUTING_ALLOW_HTTP and not url.lower().startswith("https://"):
         raise client.DeliveryFailed("the endpoint is plain http, which ROUTING_ALLOW_HTTP forbids")
-    signer = signing_user_of(partner_id=message.partner_id)
-    if signer is None:
+    if route.key_id is None or route.secret_encrypted is None:
         raise client.DeliveryFailed("the partner has no active API user whose secret could sign")
-    secret = decrypt(field_fernet(), signer.hmac_secret_encrypted)
-    return _Target(url=url, secret=secret, key_id=signer.user.get_username())
+    secret = _secret(route.secret_encrypted)
+    return _Target(url=url, secret=secret, key_id=route.key_id)
 
 
-def _attempt(message: OutboxMessage) -> bool:
+def _attempt(message: OutboxMessage, route: Route) -> bool:
     """Send one message. True when the channel may go on to its next message."""
-    status = Partner.objects.filter(pk=message.partner_id).values_list("status", flat=True).first()
-    if status != Partner.Status.ACTIVE:
-        _settle_dead(message, f"partner is {(status or 'deleted').lower()}: nothing is routed to it")
+    if route.status != Partner.Status.ACTIVE:
+        _settle_dead(message, f"partner is {(route.status or 'deleted').lower()}: nothing is routed to it")
         return True
     message.attempts += 1
     try:
-        target = _target_of(message)
+        target = _target_of(message, route)
         message.url = target.url
         response = client.signed_post(
             url=target.url,
@@ -194,6 +220,29 @@ def _attempt(message: OutboxMessage) -> bool:
 # --- The channel ----------------------------------------------------------------------------------
 
 
+def _deliver_leased(channel_id: int, token: str) -> tuple[int, str]:
+    """Deliver the channel's due messages while holding its lease; (how many were settled, why it
+    stopped: "empty", "waiting", "lost" or "more")."""
+    started = time.monotonic()
+    budget = settings.ROUTING_LEASE_SECONDS / 2
+    settled = 0
+    while True:
+        found = pending_head(channel_id=channel_id)
+        if found is None:
+            return settled, "empty"
+        head, route = found
+        if head.next_attempt_at > timezone.now():
+            return settled, "waiting"
+        if settled >= settings.ROUTING_BATCH_SIZE or time.monotonic() - started > budget:
+            return settled, "more"
+        if settled and not _lease_renew(channel_id, token):
+            logger.warning("lease on channel %s lost; another worker delivers it", channel_id)
+            return settled, "lost"
+        if not _attempt(head, route):
+            return settled, "waiting"
+        settled += 1
+
+
 def channel_deliver(*, channel_id: int) -> int:
     """Deliver a channel's due messages in order; returns how many were settled (sent or dead).
 
@@ -201,32 +250,30 @@ def channel_deliver(*, channel_id: int) -> int:
     receives them in the order they were written. A run hands the channel back after a batch or half
     a lease, whichever comes first, so a partner that answers slowly cannot keep a worker from other
     channels; it re-enqueues itself to go on.
-    """
-    token = uuid.uuid4().hex
-    if not _lease_claim(channel_id, token):
-        return 0
-    started = time.monotonic()
-    budget = settings.ROUTING_LEASE_SECONDS / 2
-    settled = 0
-    more = False
-    try:
-        while True:
-            head = OutboxMessage.objects.filter(channel_id=channel_id, state=PENDING).order_by("id").first()
-            if head is None or head.next_attempt_at > timezone.now():
-                break
-            if settled >= settings.ROUTING_BATCH_SIZE or time.monotonic() - started > budget:
-                more = True
-                break
-            if not _lease_renew(channel_id, token):
-                logger.warning("lease on channel %s lost; another worker delivers it", channel_id)
-                break
-            if not _attempt(head):
-                break
-            settled += 1
-    finally:
-        _lease_release(channel_id, token)
-    if more:
-        from .tasks import deliver_channel
 
-        deliver_channel.delay(channel_id)
-    return settled
+    A writer does not start a delivery for a channel whose lease is held (services._schedule): the
+    holder looks at the queue once more after releasing the lease, so a message written while the
+    holder found the queue empty is delivered by the holder, without a task of its own.
+    """
+    settled = 0
+    while True:
+        token = uuid.uuid4().hex
+        if not _lease_claim(channel_id, token):
+            return settled
+        try:
+            count, stopped = _deliver_leased(channel_id, token)
+        finally:
+            _lease_release(channel_id, token)
+        settled += count
+        if stopped == "more":
+            from .tasks import deliver_channel
+
+            deliver_channel.delay(channel_id)
+            return settled
+        if stopped != "empty":
+            # A head waiting for its retry holds back whatever came after it (the sweep starts it
+            # when it is due); a lost lease leaves the channel to the worker that took it.
+            return settled
+        due = head_due_at(channel_id=channel_id)
+        if due is None or due > timezone.now():
+            return settled

@@ -15,13 +15,11 @@ from django.utils import timezone
 
 from clearinghouse.audit import audit_record
 from clearinghouse.tasking import run_in_background
-from partners.models import Partner
-from partners.selectors import endpoint_for
 
 from .delivery import backoff_seconds, channel_deliver
 from .hooks import delivery_hooks_register
 from .models import DeliveryChannel, OutboxMessage
-from .selectors import due_channel_ids
+from .selectors import channel_leased, due_channel_ids, enqueue_target
 
 __all__ = [
     "backoff_seconds",
@@ -34,15 +32,12 @@ __all__ = [
 ]
 
 
-def _channel_for(*, partner_id: int, role: str) -> DeliveryChannel:
-    channel = DeliveryChannel.objects.filter(partner_id=partner_id, role=role).first()
-    if channel:
-        return channel
+def _channel_create(*, partner_id: int, role: str) -> int:
     try:
         with transaction.atomic():
-            return DeliveryChannel.objects.create(partner_id=partner_id, role=role)
+            return DeliveryChannel.objects.create(partner_id=partner_id, role=role).pk
     except IntegrityError:  # created by a concurrent writer
-        return DeliveryChannel.objects.get(partner_id=partner_id, role=role)
+        return DeliveryChannel.objects.get(partner_id=partner_id, role=role).pk
 
 
 class _DeliverAfterCommit:
@@ -58,6 +53,11 @@ class _DeliverAfterCommit:
         from .tasks import deliver_channel
 
         self.started = True
+        if channel_leased(channel_id=self.channel_id):
+            # The worker that holds the lease looks at the queue again after releasing it
+            # (channel_deliver), and the message is committed: a task of its own would only find
+            # the channel busy.
+            return
         run_in_background(deliver_channel, self.channel_id)
 
 
@@ -67,7 +67,8 @@ def _schedule(channel_id: int) -> None:
     One start per channel and transaction: a bulk write of a thousand messages to one partner needs
     one task, not a thousand that each find the lease taken. Callbacks of a rolled-back savepoint
     leave run_on_commit, so a later write registers again. Robust: when the broker is down the
-    caller's committed work stands and the sweep starts the delivery later.
+    caller's committed work stands and the sweep starts the delivery later. A channel whose lease
+    is held gets no task: its holder picks the message up (see channel_deliver).
     """
     connection = transaction.get_connection()
     if connection.in_atomic_block:
@@ -96,12 +97,13 @@ def outbox_enqueue(
     message would have nowhere to go (partners without an endpoint pull instead). Delivery starts
     after the caller's transaction commits; a rollback leaves neither the message nor a send.
     """
-    partner_status = Partner.objects.filter(pk=partner_id).values_list("status", flat=True).first()
-    if partner_status != Partner.Status.ACTIVE or endpoint_for(partner_id=partner_id, role=role) is None:
+    reachable, channel_id = enqueue_target(partner_id=partner_id, role=role)
+    if not reachable:
         return None
-    channel = _channel_for(partner_id=partner_id, role=role)
+    if channel_id is None:
+        channel_id = _channel_create(partner_id=partner_id, role=role)
     message = OutboxMessage.objects.create(
-        channel=channel,
+        channel_id=channel_id,
         partner_id=partner_id,
         role=role,
         event_type=event_type,
@@ -110,7 +112,7 @@ def outbox_enqueue(
         max_attempts=max_attempts or settings.ROUTING_MAX_ATTEMPTS,
         next_attempt_at=timezone.now(),
     )
-    _schedule(channel.pk)
+    _schedule(channel_id)
     return message
 
 

@@ -1,0 +1,156 @@
+"""Starting a channel's delivery without losing a message or wasting a task, and what a worker
+keeps between messages (the decrypted signing secret) staying right when the partner changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from clearinghouse.lib import signing
+from clearinghouse.routing import delivery
+from clearinghouse.routing.models import DeliveryChannel, OutboxMessage
+from clearinghouse.routing.services import channel_deliver
+from clearinghouse.routing.tasks import deliver_channel
+from partners.models import PartnerUser
+from partners.services import (
+    endpoints_replace,
+    partner_user_deactivate,
+    partner_user_issue,
+    partner_user_rotate_secret,
+)
+from tests.routing.support import queued_only, send, state_of
+from tests.routing.test_lease import lease
+
+pytestmark = pytest.mark.django_db
+
+State = OutboxMessage.State
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The channels whose delivery task was started (the tasks themselves run as usual)."""
+    calls: list[int] = []
+    original = deliver_channel.delay
+
+    def delay(channel_id: int, *args: Any, **kwargs: Any) -> Any:
+        calls.append(channel_id)
+        return original(channel_id, *args, **kwargs)
+
+    monkeypatch.setattr(deliver_channel, "delay", delay)
+    return calls
+
+
+def verified(secret: str, received: Any) -> bool:
+    headers = received.headers
+    args = ("POST", "/i3/events", headers["x-i3-timestamp"], headers["x-i3-nonce"], received.body)
+    return signing.verify(secret, *args, headers["x-i3-signature"])
+
+
+# --- starting a delivery --------------------------------------------------------------------------
+
+
+# Transactions for real: a write commits at once and its on-commit callback runs, as in a worker.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_for_a_leased_channel_starts_no_task(server, partner, started):
+    with queued_only():
+        first = send(partner, seq=1)
+    lease(first.channel_id, 30)
+    send(partner, seq=2)
+    assert started == []  # the holder delivers it
+    assert server.requests == []
+
+    DeliveryChannel.objects.filter(pk=first.channel_id).update(lease_until=None, lease_token="")
+    send(partner, seq=3)
+    assert started == [first.channel_id]
+    assert [r.json()["seq"] for r in server.requests] == [1, 2, 3]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_for_a_channel_whose_lease_expired_starts_a_task(server, partner, started):
+    with queued_only():
+        first = send(partner)
+    lease(first.channel_id, -1)  # its worker died
+    second = send(partner)
+    assert started == [first.channel_id]
+    assert server.message_ids() == [str(first.message_id), str(second.message_id)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_holder_delivers_what_was_written_while_it_released_the_lease(
+    server, partner, monkeypatch, started
+):
+    # The holder found the queue empty; just before it releases the lease a message is written,
+    # whose writer sees the lease held and starts no task. The holder looks again once it is free.
+    written: list[OutboxMessage] = []
+    release = delivery._lease_release
+
+    def writer_in_between(channel_id: int, token: str) -> None:
+        if not written:
+            written.append(send(partner, seq=2))
+        release(channel_id, token)
+
+    with queued_only():
+        first = send(partner, seq=1)
+    monkeypatch.setattr(delivery, "_lease_release", writer_in_between)
+
+    assert channel_deliver(channel_id=first.channel_id) == 2
+    assert started == []
+    assert [r.json()["seq"] for r in server.requests] == [1, 2]
+    assert state_of(written[0]).state == State.DELIVERED
+    assert DeliveryChannel.objects.get(pk=first.channel_id).lease_until is None
+
+
+def test_the_holder_does_not_look_again_behind_a_head_that_waits_for_its_retry(server, partner, monkeypatch):
+    from tests.routing.support import reply
+
+    server.script(reply(503))
+    looked: list[int] = []
+    head_due_at = delivery.head_due_at
+    monkeypatch.setattr(delivery, "head_due_at", lambda **kw: looked.append(1) or head_due_at(**kw))
+    first, second = send(partner), send(partner)
+    assert channel_deliver(channel_id=first.channel_id) == 0
+    assert looked == []  # the sweep starts the channel when the head is due
+    assert state_of(first).attempts == 1 and state_of(second).attempts == 0
+
+
+# --- what a worker keeps between messages ---------------------------------------------------------
+
+
+def deliver(partner: Any) -> OutboxMessage:
+    message = send(partner)
+    channel_deliver(channel_id=message.channel_id)
+    return state_of(message)
+
+
+def test_a_rotated_secret_signs_the_next_message(server, partner):
+    assert deliver(partner).state == State.DELIVERED
+    assert verified(partner.secret, server.requests[0])
+
+    new_secret = partner_user_rotate_secret(partner_user=PartnerUser.objects.get(partner=partner.partner))
+    deliver(partner)
+    assert verified(new_secret, server.requests[1])
+    assert not verified(partner.secret, server.requests[1])
+
+
+def test_a_deactivated_signer_is_replaced_by_the_next_active_user(server, partner):
+    deliver(partner)
+    oldest = PartnerUser.objects.get(partner=partner.partner)
+    second_secret = partner_user_issue(partner=partner.partner, username="beta-second").hmac_secret
+    partner_user_deactivate(partner_user=oldest)
+    deliver(partner)
+    got = server.requests[1]
+    assert got.headers["x-i3-key-id"] == "beta-second"
+    assert verified(second_secret, got)
+
+
+def test_an_endpoint_change_applies_to_the_next_message(server_factory, partner, server):
+    deliver(partner)
+    moved = server_factory()
+    endpoints_replace(partner=partner.partner, endpoints=[{"role": "CSP", "url": moved.url}])
+    deliver(partner)
+    assert len(server.requests) == 1
+    assert len(moved.requests) == 1
+    assert verified(partner.secret, moved.requests[0])
