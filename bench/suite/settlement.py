@@ -10,7 +10,7 @@ Each round times, on the same rows:
   accepted SDRs (the sums the lines need), from this process;
 - the hub's own settlement of the month, `settlement_period_run` (every currency, as
   `manage.py settlement_run` does), in a child process that reports the run's wall time and its
-  peak RSS (ru_maxrss of the child: Django, the run, everything).
+  peak RSS (VmHWM of the child: Django, the run, everything).
 Between rounds the month is put back as it was before its first run: its runs, lines and statements
 deleted and its buckets reopened, with the database's triggers off for that session
 (session_replication_role = replica; bench only, the hub itself never reopens a bucket). No SDR row is
@@ -46,11 +46,23 @@ LINEAR_SLACK = 1.3
 MONTHS = ("2026-06", "2026-07")  # closed long ago (the grace time is days)
 
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
+
+
+def high_water_kb():
+    # VmHWM: this process's own peak resident set. (getrusage's ru_maxrss also counts what the
+    # parent held when it forked this child, which says nothing of the run.)
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 import django
 django.setup()
 from settlement.services.settlement_run import settlement_period_run
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = high_water_kb()
 started = time.perf_counter()
 outcomes = settlement_period_run(period_key=sys.argv[1], requested_by="bench")
 seconds = time.perf_counter() - started
@@ -60,7 +72,7 @@ print(json.dumps({
     "states": sorted({o.state for o in outcomes}),
     "runs": len(outcomes),
     "rss_before_run_kb": before,
-    "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    "peak_rss_kb": high_water_kb(),
 }))
 """
 
@@ -339,6 +351,6 @@ def run(ctx: Context) -> Result:
     }
     result.notes.append(
         "Run time: settlement_period_run in a child process (both currencies), timed inside it; "
-        "peak memory: the child's ru_maxrss. Reference: the GROUP BY over the same rows, same round."
+        "peak memory: the child's VmHWM. Reference: the GROUP BY over the same rows, same round."
     )
     return result
