@@ -22,8 +22,11 @@ PY
 case "$1" in
   web)
     python manage.py migrate_locked
+    # --reuse-port: each worker listens on a socket of its own and the kernel spreads connections
+    # over them; on one shared socket the quickest worker accepts every keep-alive connection
+    # (the others idle while its threads share one interpreter lock).
     exec gunicorn clearinghouse.wsgi:application --bind 0.0.0.0:8000 \
-      --workers "${WEB_WORKERS:-2}" --threads "${WEB_THREADS:-4}" --worker-class gthread \
+      --workers "${WEB_WORKERS:-2}" --threads "${WEB_THREADS:-4}" --worker-class gthread --reuse-port \
       --access-logfile - --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-*}"
     ;;
   worker)

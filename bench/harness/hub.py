@@ -122,6 +122,9 @@ class Hub:
             str(self.threads),
             "--worker-class",
             "gthread",
+            # Each worker on a socket of its own, connections spread by the kernel, as in
+            # docker/entrypoint.sh (on one shared socket one worker took every connection).
+            "--reuse-port",
             "--bind",
             f"127.0.0.1:{self.port}",
             "--log-level",
