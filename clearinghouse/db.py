@@ -220,6 +220,13 @@ def _ready_check(field: Any) -> Callable[[Any], bool] | None:
     return None
 
 
+def _has_own_pre_save(field: Any) -> bool:
+    """Whether saving sets the field's value itself (auto_now, files): not a plain read."""
+    if isinstance(field, models.DateField):
+        return bool(field.auto_now or field.auto_now_add)
+    return type(field).pre_save is not models.Field.pre_save
+
+
 def _copy_value(field: Any, connection: Any) -> Callable[[models.Model], Any]:
     """How to read one field's database value off an object for COPY: what Model.save() would send
     (pre_save, then get_db_prep_save), taking the value as it is when it already has the type the
@@ -230,10 +237,7 @@ def _copy_value(field: Any, connection: Any) -> Callable[[models.Model], Any]:
     def prepared(obj: models.Model) -> Any:
         return field.get_db_prep_save(field.pre_save(obj, True), connection)
 
-    if isinstance(field, models.DateField):
-        if field.auto_now or field.auto_now_add:
-            return prepared
-    elif type(field).pre_save is not models.Field.pre_save:
+    if _has_own_pre_save(field):
         return prepared
     ready = _ready_check(field)
     if ready is None:
@@ -263,12 +267,7 @@ def bulk_insert_values(
     fields = [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field]
     plan: list[tuple[str, Callable[[], Any], Callable[[Any], Any]]] = []
     for field in fields:
-        special = (
-            field.auto_now or field.auto_now_add
-            if isinstance(field, models.DateField)
-            else type(field).pre_save is not models.Field.pre_save
-        )
-        if special:
+        if _has_own_pre_save(field):
             raise ValueError(f"bulk_insert_values: {model.__name__}.{field.name} needs pre_save")
         ready = _ready_check(field)
 

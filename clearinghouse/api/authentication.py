@@ -74,17 +74,11 @@ def signature_headers(request: Any) -> tuple[str, str, str]:
 
 def verify_signed_request(request: Any, *, secret: str, partner_id: int) -> None:
     """Check the HMAC signature of a request with the partner's secret, then claim its nonce."""
-    timestamp, nonce, signature = signature_headers(request)
-    django_request = getattr(request, "_request", request)
-    body = django_request.body
-    method = django_request.method or "GET"
-    if not any(
-        signing.verify(secret, method, target, timestamp, nonce, body, signature)
-        for target in request_targets(request)
-    ):
-        raise SignatureFailed(detail="The request signature does not match.", code="bad_signature")
+    if not _signature_matches(request, secret):
+        raise _bad_signature()
+    timestamp, nonce, _signature = signature_headers(request)
     if not nonce_claim(partner_id=partner_id, nonce=nonce, timestamp=signing.parse_timestamp(timestamp)):
-        raise SignatureFailed(detail="This nonce was used before.", code="nonce_reused")
+        raise _nonce_reused()
 
 
 def _signature_matches(request: Any, secret: str) -> bool:
