@@ -132,9 +132,12 @@ class PreparedInsert:
             for f in model._meta.local_concrete_fields
             if not f.generated and f is not model._meta.auto_field
         ]
-        self._compiled: dict[str, tuple[str, bool]] = {}
+        # Without a field that sets its own value on save, values are prepared straight from the
+        # keywords: no model object to build for each row.
+        self._from_values = not any(_has_own_pre_save(f) for f in self._fields)
+        self._compiled: dict[str, tuple[str, bool, list[_ValuePlan]]] = {}
 
-    def _compile(self, alias: str) -> tuple[str, bool]:
+    def _compile(self, alias: str) -> tuple[str, bool, list[_ValuePlan]]:
         from django.db.models.sql import InsertQuery
 
         connection = connections[alias]
@@ -146,14 +149,18 @@ class PreparedInsert:
         [(sql, params)] = compiler.as_sql()
         if len(params) != len(self._fields):
             raise RuntimeError(f"prepared insert of {self._model.__name__}: not one parameter per field")
-        self._compiled[alias] = (sql, returning)
-        return sql, returning
+        plan = _value_plan(self._fields, connection) if self._from_values else []
+        self._compiled[alias] = (sql, returning, plan)
+        return self._compiled[alias]
 
     def insert(self, *, using: str = DEFAULT_DB_ALIAS, **values: Any) -> Any:
-        sql, returning = self._compiled.get(using) or self._compile(using)
+        sql, returning, plan = self._compiled.get(using) or self._compile(using)
         connection = connections[using]
-        obj = self._model(**values)
-        params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in self._fields]
+        if plan:
+            params = _plan_values(self._model, plan, values)
+        else:
+            obj = self._model(**values)
+            params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in self._fields]
         with _statement_cursor(connection) as cursor:
             cursor.execute(sql, params)
             if returning:
@@ -294,3 +301,42 @@ def bulk_insert_values(
                 value = row.get(attname, missing)
                 values.append(prepare(default() if value is missing else value))
             copy.write_row(values)
+
+
+# Per field: its attname, its default, and how to turn a value into what the driver receives.
+_ValuePlan = tuple[str, Callable[[], Any], Callable[[Any], Any]]
+
+
+def _value_plan(fields: Sequence[Any], connection: Any) -> list[_ValuePlan]:
+    """How to prepare each field's value as Model.save() would (get_db_prep_save), passing a value
+    through as it is when it already has the type the driver expects. For fields without a
+    pre_save of their own."""
+    plan: list[_ValuePlan] = []
+    for field in fields:
+        ready = _ready_check(field)
+
+        def prepare(value: Any, field: Any = field, ready: Any = ready) -> Any:
+            if value is None or (ready is not None and ready(value)):
+                return value
+            return field.get_db_prep_save(value, connection)
+
+        plan.append((field.attname, field.get_default, prepare))
+    return plan
+
+
+def _plan_values(model: type[models.Model], plan: list[_ValuePlan], values: dict[str, Any]) -> list[Any]:
+    """One row's parameters from keyword values (field names or attnames; absent: the default)."""
+    missing = object()
+    params = []
+    used = 0
+    for attname, default, prepare in plan:
+        value = values.get(attname, missing)
+        if value is missing:
+            params.append(prepare(default()))
+        else:
+            used += 1
+            params.append(prepare(value))
+    if used != len(values):
+        unknown = sorted(set(values) - {attname for attname, _, _ in plan})
+        raise TypeError(f"{model.__name__} has no fields {unknown}")
+    return params

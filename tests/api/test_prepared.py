@@ -141,3 +141,19 @@ def test_bulk_insert_values_applies_defaults_and_refuses_what_it_cannot_prepare(
             bulk_insert_values(
                 Partner, [{"name": "Eta", "country_code": "BE", "party_id": "ETA", "is_cso": True}]
             )
+
+
+def test_a_prepared_insert_without_pre_save_fields_prepares_values_and_refuses_unknown_names(cso):
+    from credentials.models import AuthorizationRecord
+
+    insert = PreparedInsert(AuthorizationRecord)
+    now = datetime.now(UTC).replace(microsecond=0)
+    common = dict(cso_id=cso.partner.pk, evse_id="DE*ACH*E1*1", credential_type="RFID", status="ACCEPTED",
+                  decided_by="HUB", decided_at=now, created_at=now)  # fmt: skip
+    # A value of another type than the column's (a str for an integer) is prepared as save() would.
+    pk = insert.insert(**common, authorization_reference="prepared-1", latency_ms="7", routed_to=[3])
+    stored = AuthorizationRecord.objects.get(pk=pk)
+    assert (stored.latency_ms, stored.routed_to, stored.kind) == (7, [3], "START")
+    with pytest.raises(TypeError, match="colour"):
+        insert.insert(**common, authorization_reference="prepared-2", colour="red")
+    assert not AuthorizationRecord.objects.filter(authorization_reference="prepared-2").exists()
