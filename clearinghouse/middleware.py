@@ -1,13 +1,19 @@
-"""Request id: accepted from X-Request-ID when sane, generated otherwise, echoed in the response."""
+"""Request id, API error answers for outages, and the browser-side middleware the I3 API skips."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
+from django.contrib.auth.middleware import AuthenticationMiddleware as _AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware as _MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware as _SessionMiddleware
 from django.http import HttpRequest, HttpResponse
 
 from .context import Actor, actor_var, new_request_id, request_id_var
+
+API_PREFIX = "/api/"
 
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -51,3 +57,31 @@ class ApiUnavailableMiddleware:
             response["Retry-After"] = "5"
             return response
         return None
+
+
+class _OutsideApi:
+    """Middleware of the browser side (sessions, the logged-in user, messages) that the I3 API never
+    uses: its requests carry a bearer token and a signature, never a cookie. API requests pass
+    straight through; everything else (the admin, the finance pages) gets the middleware as Django
+    ships it. Subclasses of Django's own classes, so the admin's checks of its required middleware
+    still find them. (CSRF stays Django's: its views are exempt on the API, and the deployment
+    checks look for it by name.)"""
+
+    get_response: Callable[[HttpRequest], Any]
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if request.path_info.startswith(API_PREFIX) and not getattr(self, "async_mode", False):
+            return self.get_response(request)
+        return super().__call__(request)  # type: ignore[misc]
+
+
+class SessionMiddleware(_OutsideApi, _SessionMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(_OutsideApi, _AuthenticationMiddleware):
+    pass
+
+
+class MessageMiddleware(_OutsideApi, _MessageMiddleware):
+    pass

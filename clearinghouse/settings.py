@@ -74,11 +74,13 @@ MIDDLEWARE = [
     "clearinghouse.middleware.RequestIdMiddleware",
     "clearinghouse.middleware.ApiUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Sessions, the logged-in user and messages serve the admin and the finance pages; the I3
+    # API's requests skip them (clearinghouse.middleware).
+    "clearinghouse.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "clearinghouse.middleware.AuthenticationMiddleware",
+    "clearinghouse.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

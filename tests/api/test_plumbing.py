@@ -172,3 +172,24 @@ def test_database_outage_answers_503_not_500(cso, monkeypatch):
     assert r.status_code == 503
     assert error_code(r) == "unavailable"
     assert r["Retry-After"] == "5"
+
+
+def test_api_requests_skip_the_browser_middleware_and_the_admin_keeps_it(cso):
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    # A cookie on an API request is ignored: no session is loaded, none is saved, no user or
+    # messages are attached.
+    cso.client.django.cookies["sessionid"] = "not-a-session"
+    r = cso.client.get("/partners/me")
+    assert r.status_code == 200
+    assert "sessionid" not in r.cookies or r.cookies["sessionid"].value == ""
+    assert "Cookie" not in r.get("Vary", "")
+    assert not hasattr(r.wsgi_request, "session") and not hasattr(r.wsgi_request, "_messages")
+    # The admin still has its session, its logged-in user and CSRF.
+    User.objects.create_superuser("staff", "staff@example.org", "pw-for-tests-only")
+    browser = Client(enforce_csrf_checks=True)
+    assert browser.login(username="staff", password="pw-for-tests-only")
+    page = browser.get("/admin/")
+    assert page.status_code == 200 and page.wsgi_request.user.is_superuser
+    assert browser.post("/admin/logout/").status_code == 403  # no CSRF token
