@@ -37,7 +37,7 @@ class DocumentField(models.JSONField):
 # one description of the query (its joins, filters and conversions), without its per-call cost.
 
 
-def _statement_cursor(connection: Any) -> Any:
+def statement_cursor(connection: Any) -> Any:
     """On PostgreSQL a cursor whose statements the server plans once (clearinghouse.postgresql)."""
     prepared = getattr(connection, "prepared_cursor", None)
     return prepared() if prepared is not None else connection.cursor()
@@ -91,6 +91,15 @@ class PreparedQuery:
 
     def first(self, *, using: str = DEFAULT_DB_ALIAS, **values: Any) -> dict[str, Any] | None:
         """The first row for these values, as a dict keyed like `.values()`, or None."""
+        sql, params = self.statement(using=using, **values)
+        with statement_cursor(connections[using]) as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        return None if row is None else self.row(row, using=using)
+
+    def statement(self, *, using: str = DEFAULT_DB_ALIAS, **values: Any) -> tuple[str, list[Any]]:
+        """The SQL and parameters for these values, for a caller that builds a larger statement
+        around the query (its parameters come first); `row()` reads the query's columns back."""
         compiled = self._compiled.get(using) or self._compile(using)
         connection = connections[using]
         params = list(compiled.params)
@@ -98,14 +107,20 @@ class PreparedQuery:
             value = self._adapt(connection, self._kinds[name], values[name])
             for position in positions:
                 params[position] = value
-        with _statement_cursor(connection) as cursor:
-            cursor.execute(compiled.sql, params)
-            row = cursor.fetchone()
-        if row is None:
-            return None
+        return compiled.sql, params
+
+    def row(self, row: Sequence[Any], *, using: str = DEFAULT_DB_ALIAS) -> dict[str, Any]:
+        """The query's columns at the start of a result row, converted as the ORM would."""
+        compiled = self._compiled.get(using) or self._compile(using)
+        row = tuple(row[: len(compiled.columns)])
         if compiled.converters:
             row = next(iter(compiled.compiler.apply_converters([row], compiled.converters)))
         return dict(zip(compiled.columns, row, strict=True))
+
+    def columns(self, *, using: str = DEFAULT_DB_ALIAS) -> list[str]:
+        """The names of the query's columns, in order (the `.values()` names)."""
+        compiled = self._compiled.get(using) or self._compile(using)
+        return list(compiled.columns)
 
 
 @dataclass(frozen=True)
@@ -161,7 +176,7 @@ class PreparedInsert:
         else:
             obj = self._model(**values)
             params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in self._fields]
-        with _statement_cursor(connection) as cursor:
+        with statement_cursor(connection) as cursor:
             cursor.execute(sql, params)
             if returning:
                 return cursor.fetchone()[0]

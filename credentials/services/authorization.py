@@ -1,8 +1,9 @@
 """The authorization decision: answered from the hub's data at once, or routed to the CSP(s).
 
-The hub's own path costs one SQL statement to read every fact the decision table needs (the
-credential, whether an agreement is in force, whether its CSP answers in real time) and one INSERT
-of the record. A question for a CSP is recorded PENDING and asked by a Celery task.
+The hub's own path reads every fact the decision table needs (the credential, whether an agreement
+is in force, whether its CSP answers in real time) in one SQL statement; on PostgreSQL the same
+statement also records a credential the hub accepts at once, otherwise one INSERT records the
+decision. A question for a CSP is recorded PENDING and asked by a Celery task.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from clearinghouse.db import PreparedInsert, PreparedQuery
+from clearinghouse.db import PreparedInsert, PreparedQuery, statement_cursor
 from clearinghouse.errors import RuleViolation
 from clearinghouse.lib.identifiers import IdentifierError, parse_evse_id
 from clearinghouse.tasking import enqueue_on_commit
@@ -91,6 +92,117 @@ _FACTS_BY_ID = PreparedQuery(
     type=str,
 )
 _RECORD = PreparedInsert(AuthorizationRecord)
+
+
+# The hub's commonest answer in one statement (PostgreSQL): the facts query and, when its row
+# accepts the credential at once, the INSERT of the record. The condition is decide_known()'s path to
+# ACCEPTED by the hub without a secret to check: stored VALID, inside its validity, an agreement
+# in force, no PIN, password or certificate, and hub-issued or whitelist ALWAYS.
+# tests/credentials/test_one_statement.py holds the two to the same answer for every combination of
+# facts. Every other row is decided in Python from the facts the statement returned.
+_AT_ONCE_VALUES = {
+    "kind": "%s", "evse_id": "%s", "cso_session_id": "%s", "credential_type": "%s",
+    "credential_hint": "f.value_hint", "lookup_hash": "f.lookup_hash", "contract_id": "f.contract_id",
+    "whitelist": "f.whitelist", "status": "%s", "reason": "CASE WHEN f.issuer = %s THEN %s ELSE %s END",
+    "decided_by": "%s", "authorization_reference": "%s", "valid_until": "LEAST(%s, f.valid_until)",
+    "latency_ms": "%s", "created_at": "%s", "decided_at": "%s", "routed_to": "jsonb_build_array(f.csp_id)",
+    "deadline_at": "NULL", "routed_at": "NULL", "pending_credential": "''", "cso_id": "%s",
+    "csp_id": "f.csp_id", "start_id": "NULL", "credential_id": "f.id",
+}  # fmt: skip
+_AT_ONCE_CONDITION = (
+    "f.status = %s AND (f.valid_until IS NULL OR f.valid_until > %s)"
+    " AND (f.valid_from IS NULL OR f.valid_from <= %s) AND f.agreement_active"
+    " AND f.pin_hash = '' AND f.password_hash = '' AND f.certificate_fingerprint = ''"
+    " AND (f.issuer = %s OR f.whitelist = %s)"
+)
+_at_once_sql: dict[str, str] = {}
+
+
+def _at_once_statement(facts_sql: str, connection: Any) -> str:
+    known = _at_once_sql.get(facts_sql)
+    if known is None:
+        meta = AuthorizationRecord._meta
+        fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
+        if {f.attname for f in fields} != set(_AT_ONCE_VALUES):
+            raise RuntimeError("the one-statement authorization does not cover AuthorizationRecord's columns")
+        qn = connection.ops.quote_name
+        columns = ", ".join(qn(f.column) for f in fields)
+        values = ", ".join(_AT_ONCE_VALUES[f.attname] for f in fields)
+        # Identifiers from the model and constant SQL; every value travels as a parameter.
+        known = (
+            f"WITH f AS ({facts_sql}), "  # noqa: S608
+            f"ins AS (INSERT INTO {qn(meta.db_table)} ({columns}) SELECT {values} FROM f"
+            f" WHERE {_AT_ONCE_CONDITION} RETURNING {qn(meta.pk.column)}, {qn('valid_until')}) "
+            "SELECT f.*, ins.* FROM f LEFT JOIN ins ON true"
+        )
+        _at_once_sql[facts_sql] = known
+    return known
+
+
+def _at_once_params(common: dict[str, Any], reference: str, until: datetime) -> list[Any]:
+    """The values of the %s in _AT_ONCE_VALUES (in the columns' order) and _AT_ONCE_CONDITION."""
+    meta = AuthorizationRecord._meta
+    now = common["now"]
+    by_column: dict[str, list[Any]] = {
+        "kind": [AuthorizationRecord.Kind.START.value],
+        "evse_id": [common["evse_id"]],
+        "cso_session_id": [common["cso_session_id"]],
+        "credential_type": [common["presented"].type],
+        "status": [Status.ACCEPTED.value],
+        "reason": [Credential.Issuer.HUB.value, Reason.HUB_ISSUED.value, Reason.WHITELIST_ALWAYS.value],
+        "decided_by": [DecidedBy.HUB.value],
+        "authorization_reference": [reference],
+        "valid_until": [until],
+        "latency_ms": [elapsed_ms(common["started"])],
+        "created_at": [now],
+        "decided_at": [now],
+        "cso_id": [common["cso_id"]],
+    }
+    params = [
+        value
+        for f in meta.local_concrete_fields
+        if f is not meta.auto_field
+        for value in by_column.get(f.attname, ())
+    ]
+    return [*params, "VALID", now, now, Credential.Issuer.HUB.value, "ALWAYS"]
+
+
+def _facts_or_accepted(
+    common: dict[str, Any], digest: str
+) -> tuple[dict[str, Any] | None, AuthorizationOutcome | None]:
+    """The facts of the presented credential (None: unknown), and the recorded outcome when the
+    hub accepted it at once in the same statement (PostgreSQL; elsewhere the facts alone)."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    lookup = {"cso_id": common["cso_id"], "now": common["now"], "lookup_hash": digest}
+    if connection.vendor != "postgresql":
+        return _FACTS_BY_HASH.first(**lookup), None
+    facts_sql, params = _FACTS_BY_HASH.statement(**lookup)
+    reference = secrets.token_hex(16)
+    until = valid_until_of(common["now"])
+    with statement_cursor(connection) as cursor:
+        cursor.execute(
+            _at_once_statement(facts_sql, connection), [*params, *_at_once_params(common, reference, until)]
+        )
+        found = cursor.fetchone()
+    if found is None:
+        return None, None
+    row = _FACTS_BY_HASH.row(found)
+    record_id, valid_until = found[-2], found[-1]
+    if record_id is None:
+        return row, None
+    return row, AuthorizationOutcome(
+        authorization_id=record_id,
+        kind=AuthorizationRecord.Kind.START,
+        status=Status.ACCEPTED,
+        reason=Reason.HUB_ISSUED if row["issuer"] == Credential.Issuer.HUB else Reason.WHITELIST_ALWAYS,
+        contract_id=row["contract_id"],
+        csp=f"{row['csp__country_code']}-{row['csp__party_id']}",
+        decided_by=DecidedBy.HUB,
+        authorization_reference=reference,
+        valid_until=valid_until,
+        evse_id=common["evse_id"],
+        cso_session_id=common["cso_session_id"],
+    )
 
 
 def check_evse(evse_id: str, cso_operator_id: str) -> str:
@@ -228,9 +340,9 @@ def authorization_request(
     }
     if presented.type == CredentialType.QR_DYNAMIC:
         return _authorize_dynamic_qr(common)
-    row = _FACTS_BY_HASH.first(
-        cso_id=cso_id, now=now, lookup_hash=lookup_hash(presented.type, presented.lookup_value)
-    )
+    row, accepted = _facts_or_accepted(common, lookup_hash(presented.type, presented.lookup_value))
+    if accepted is not None:
+        return accepted
     if row is None:
         return _authorize_unknown(common)
     return _authorize_known(common, row)
