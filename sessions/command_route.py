@@ -22,7 +22,7 @@ from partners.models import Partner, RoamingAgreement, RoamingEndpoint
 
 # The partners' fields the command path reads (operator and provider IDs, roles, status); the
 # others stay deferred, as with .only().
-_PARTNER_FIELDS = ("id", "country_code", "party_id", "is_cso", "is_csp", "status")
+PARTNER_FIELDS = ("id", "country_code", "party_id", "is_cso", "is_csp", "status")
 
 _ROUTE = (
     "SELECT {csp_columns}, {cso_columns}, "
@@ -49,14 +49,32 @@ _ROUTE = (
 )
 
 
+def partner_columns(alias: str, *, prefix: str = "") -> str:
+    """The SQL select list of PARTNER_FIELDS of the partner table under `alias`, each named
+    `prefix` + field name when a prefix is given."""
+    names = (
+        f"{alias}.{Partner._meta.get_field(name).column}" + (f" AS {prefix}{name}" if prefix else "")
+        for name in PARTNER_FIELDS
+    )
+    return ", ".join(names)
+
+
+def partner_from_row(values: tuple | list) -> Partner | None:
+    """A partner from the values of PARTNER_FIELDS (None when its id is NULL: no such partner),
+    its other fields deferred."""
+    if values[0] is None:
+        return None
+    pk, country_code, party_id, is_cso, is_csp, status = values
+    # SQLite answers booleans as 0 and 1.
+    fields = [pk, country_code, party_id, bool(is_cso), bool(is_csp), status]
+    return Partner.from_db(connection.alias, list(PARTNER_FIELDS), fields)
+
+
 @lru_cache(maxsize=1)
 def _route_sql() -> str:
-    def columns(alias: str) -> str:
-        return ", ".join(f"{alias}.{Partner._meta.get_field(name).column}" for name in _PARTNER_FIELDS)
-
     return _ROUTE.format(
-        csp_columns=columns("csp"),
-        cso_columns=columns("cso"),
+        csp_columns=partner_columns("csp"),
+        cso_columns=partner_columns("cso"),
         credential=Credential._meta.db_table,
         issued=IssuedContract._meta.db_table,
         connector=Connector._meta.db_table,
@@ -66,15 +84,6 @@ def _route_sql() -> str:
         evse=EVSE._meta.db_table,
         location=Location._meta.db_table,
     )
-
-
-def _partner(values: tuple) -> Partner | None:
-    if values[0] is None:
-        return None
-    pk, country_code, party_id, is_cso, is_csp, status = values
-    # SQLite answers booleans as 0 and 1.
-    values = (pk, country_code, party_id, bool(is_cso), bool(is_csp), status)
-    return Partner.from_db(connection.alias, list(_PARTNER_FIELDS), list(values))
 
 
 @dataclass(frozen=True)
@@ -134,13 +143,13 @@ def evse_route(
         row = cursor.fetchone()
     if row is None:
         raise Partner.DoesNotExist(f"no partner with id {csp_id}")
-    width = len(_PARTNER_FIELDS)
-    csp = _partner(row[:width])
+    width = len(PARTNER_FIELDS)
+    csp = partner_from_row(row[:width])
     assert csp is not None
     owner, location_id, evse_uid, has_connector, mode, url = row[2 * width :]
     return EvseRoute(
         csp=csp,
-        cso=_partner(row[width : 2 * width]),
+        cso=partner_from_row(row[width : 2 * width]),
         contract_owner_id=owner,
         location_id=location_id,
         evse_uid=evse_uid,

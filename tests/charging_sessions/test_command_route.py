@@ -3,6 +3,7 @@ whose rules it repeats, and POST /commands/ stays a handful of statements."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -133,3 +134,22 @@ def test_a_command_to_an_evse_costs_a_handful_of_statements(world, django_assert
     # savepoint the test's transaction stands for), and the audit entry.
     statements = [q["sql"].split()[0].upper() for q in captured.captured_queries]
     assert statements.count("SELECT") == 2 and statements.count("INSERT") == 4
+
+
+def test_a_command_is_read_with_its_parties(world, django_assert_num_queries):
+    from sessions.selectors import command_with_parties
+    from tests.charging_sessions.test_command_services import reserve
+
+    command = reserve(world)
+    with django_assert_num_queries(1):
+        loaded = command_with_parties(uid=command.uid)
+        assert (loaded.pk, loaded.csp.provider_id, loaded.cso.operator_id) == (command.pk, "NL-BMO", "DE*ACH")
+        assert (loaded.uid, loaded.created_at, loaded.deadline_at) == (
+            command.uid,
+            command.created_at,
+            command.deadline_at,
+        )
+    assert loaded.reservation == command.reservation  # read when asked for
+    assert command_with_parties(uid=command.uid, cso_id=world.cso.partner.pk) is not None
+    assert command_with_parties(uid=command.uid, cso_id=world.csp.partner.pk) is None
+    assert command_with_parties(uid=uuid.uuid4()) is None
