@@ -97,11 +97,22 @@ def credential_whitelist_allows(*, cso_id: int, contract_id: str) -> bool:
 
 
 def authorization_for_remote_start(
-    *, cso_id: int, csp_id: int, evse_id: str, contract_id: str, valid_minutes: int | None = None
+    *,
+    cso_id: int,
+    csp_id: int,
+    evse_id: str,
+    contract_id: str,
+    valid_minutes: int | None = None,
+    cso_operator_id: str | None = None,
 ) -> str:
     """Record the authorization a CSP gives with START_SESSION or RESERVE_NOW; its reference."""
     record = credential_services.authorization_create_for_remote_start(
-        cso_id=cso_id, csp_id=csp_id, evse_id=evse_id, contract_id=contract_id, valid_minutes=valid_minutes
+        cso_id=cso_id,
+        csp_id=csp_id,
+        evse_id=evse_id,
+        contract_id=contract_id,
+        valid_minutes=valid_minutes,
+        cso_operator_id=cso_operator_id,
     )
     return record.authorization_reference
 

@@ -98,21 +98,32 @@ def authorization_stop(*, cso_id: int, authorization_id: int, presented: Present
 
 
 def authorization_create_for_remote_start(
-    *, cso_id: int, csp_id: int, evse_id: str, contract_id: str, valid_minutes: int | None = None
+    *,
+    cso_id: int,
+    csp_id: int,
+    evse_id: str,
+    contract_id: str,
+    valid_minutes: int | None = None,
+    cso_operator_id: str | None = None,
 ) -> AuthorizationRecord:
     """Record the authorization a CSP gives by asking for a remote start (START_SESSION) or a
     reservation (RESERVE_NOW): ACCEPTED, decided by the CSP, with a fresh authorization_reference
     the CSO quotes in the session and SDR that follow.
 
     The caller has checked the agreement and the command; this checks the identifiers: the EVSE ID
-    must be the CSO's, the contract ID well formed.
+    must be the CSO's, the contract ID well formed. A caller that has loaded the CSO passes its
+    operator ID, which spares reading it again.
     """
     if valid_minutes is not None and not 1 <= valid_minutes <= 7 * 24 * 60:
         raise InvalidInput("invalid_validity", "valid_minutes must be from 1 to 10080")
-    operator = Partner.objects.filter(pk=cso_id, is_cso=True).values_list("country_code", "party_id").first()
-    if operator is None:
-        raise NotFoundError("unknown_cso", "no CSO with this id")
-    evse = check_evse(evse_id, f"{operator[0]}*{operator[1]}")
+    if cso_operator_id is None:
+        operator = (
+            Partner.objects.filter(pk=cso_id, is_cso=True).values_list("country_code", "party_id").first()
+        )
+        if operator is None:
+            raise NotFoundError("unknown_cso", "no CSO with this id")
+        cso_operator_id = f"{operator[0]}*{operator[1]}"
+    evse = check_evse(evse_id, cso_operator_id)
     try:
         contract = parse_contract_id(contract_id).normalized()
     except IdentifierError as exc:

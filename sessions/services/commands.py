@@ -6,6 +6,7 @@ after the delivery is in outcomes.py.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,6 +20,7 @@ from partners.models import Partner, RoamingAgreement
 from partners.selectors import agreement_active_between, endpoint_for, partner_by_operator_id
 
 from .. import lookups
+from ..command_route import EvseRoute, evse_route
 from ..inputs import CommandRequest
 from ..machine import RESERVATION_OPEN, SessionStatus
 from ..models import ChargingSession, RemoteCommand, Reservation
@@ -30,9 +32,14 @@ class _Target:
     """Where a command goes and what it is about."""
 
     cso: Partner
-    evse: lookups.EvseInfo | None = None
+    location_id: str = ""
+    evse_uid: str = ""
     session: ChargingSession | None = None
     reservation: Reservation | None = None
+
+
+# Commands to an EVSE, checked with one read (command_route.evse_route).
+_TO_EVSE = frozenset({"START_SESSION", "RESERVE_NOW", "UNLOCK_CONNECTOR"})
 
 
 def _first_deadline(now: datetime) -> datetime:
@@ -41,19 +48,18 @@ def _first_deadline(now: datetime) -> datetime:
     )
 
 
-def _evse_target(evse_id: str, connector_id: str) -> _Target:
-    parsed = parse_evse_id(evse_id)
-    cso = partner_by_operator_id(country_code=parsed.country, party_id=parsed.party_id)
-    evse = lookups.evse_for_cso(cso_id=cso.pk, evse_id=evse_id) if cso is not None else None
-    if cso is None or evse is None:
-        raise RuleViolation("unknown_evse", "No operator has published this EVSE.", {"evse_id": evse_id})
-    if connector_id and connector_id not in evse.connectors:
+def _evse_target(request: CommandRequest, route: EvseRoute) -> _Target:
+    if route.cso is None or route.evse_uid is None:
+        raise RuleViolation(
+            "unknown_evse", "No operator has published this EVSE.", {"evse_id": request.evse_id}
+        )
+    if request.connector_id and not route.has_connector:
         raise RuleViolation(
             "unknown_connector",
             "The EVSE has no connector with this id.",
-            {"evse_id": evse_id, "connector_id": connector_id},
+            {"evse_id": request.evse_id, "connector_id": request.connector_id},
         )
-    return _Target(cso=cso, evse=evse)
+    return _Target(cso=route.cso, location_id=route.location_id or "", evse_uid=route.evse_uid)
 
 
 def _session_target(csp: Partner, request: CommandRequest) -> _Target:
@@ -100,41 +106,49 @@ def _reservation_target(csp: Partner, reservation_id: str) -> _Target:
 
 
 def _target_of(csp: Partner, request: CommandRequest) -> _Target:
+    """STOP_SESSION and CANCEL_RESERVATION (commands to an EVSE read theirs with their route)."""
     if request.type == "STOP_SESSION":
         return _session_target(csp, request)
-    if request.type == "CANCEL_RESERVATION":
-        return _reservation_target(csp, request.reservation_id)
-    return _evse_target(request.evse_id, request.connector_id)
+    return _reservation_target(csp, request.reservation_id)
 
 
-def _check_route(*, cso: Partner, csp: Partner, now: datetime) -> RoamingAgreement:
+def _check_route(*, cso: Partner, csp: Partner, now: datetime) -> None:
     """An agreement in force, in clearing house mode: in mixed mode the CSP commands the CSO directly."""
     agreement = agreement_active_between(cso_id=cso.pk, csp_id=csp.pk, at=now)
-    if agreement is None:
+    _check_mode(
+        cso=cso,
+        mode=agreement.mode if agreement is not None else None,
+        endpoint_url=lambda: _endpoint_url(cso),
+    )
+
+
+def _endpoint_url(cso: Partner) -> str | None:
+    endpoint = endpoint_for(partner_id=cso.pk, role="CSO")
+    return endpoint.url if endpoint else None
+
+
+def _check_mode(*, cso: Partner, mode: str | None, endpoint_url: Callable[[], str | None]) -> None:
+    """Refuse a command without an agreement in force (`mode` None) or under a mixed-mode one."""
+    if mode is None:
         raise RuleViolation(
             "no_agreement",
             f"No roaming agreement with {cso.operator_id} is in force.",
             {"cso": cso.operator_id},
         )
-    if agreement.mode == RoamingAgreement.Mode.MIXED:
-        endpoint = endpoint_for(partner_id=cso.pk, role="CSO")
-        where = f" at {endpoint.url}" if endpoint else " (its endpoint is in the directory, GET /partners/)"
+    if mode == RoamingAgreement.Mode.MIXED:
+        url = endpoint_url()
+        where = f" at {url}" if url else " (its endpoint is in the directory, GET /partners/)"
         raise ConflictError(
             "mixed_mode_direct",
             f"The agreement with {cso.operator_id} is in mixed mode: "
             f"send remote commands directly to the CSO{where}.",
-            {
-                "cso": cso.operator_id,
-                "mode": agreement.mode,
-                "direct_endpoint": endpoint.url if endpoint else None,
-            },
+            {"cso": cso.operator_id, "mode": mode, "direct_endpoint": url},
         )
-    return agreement
 
 
-def _check_contract(csp: Partner, contract_id: str) -> None:
-    """The contract must be the CSP's: by the credentials it holds for it, else by its provider ID."""
-    owner = lookups.contract_owner(contract_id=contract_id)
+def _check_contract(csp: Partner, contract_id: str, owner: int | None) -> None:
+    """The contract must be the CSP's: by the credentials it holds for it, else by its provider ID
+    (`owner`: the contract's CSP as the credentials app knows it)."""
     owned = (
         owner == csp.pk
         if owner is not None
@@ -189,11 +203,28 @@ def command_submit(*, csp_id: int, request: CommandRequest, now: datetime | None
     authorization in the credentials app; its reference goes to the CSO with the command.
     """
     now = now or timezone.now()
-    csp = Partner.objects.get(pk=csp_id)
-    if request.contract_id:
-        _check_contract(csp, request.contract_id)
-    target = _target_of(csp, request)
-    _check_route(cso=target.cso, csp=csp, now=now)
+    if request.type in _TO_EVSE:
+        # One query reads the CSP, the contract's owner, the EVSE, its CSO, their agreement and the
+        # CSO's endpoint; the checks below refuse in the same order as for the other commands.
+        parsed = parse_evse_id(request.evse_id)
+        route = evse_route(
+            csp_id=csp_id,
+            operator_country=parsed.country,
+            operator_party=parsed.party_id,
+            evse_id=request.evse_id,
+            connector_id=request.connector_id,
+            contract_id=request.contract_id,
+            at=now,
+        )
+        csp = route.csp
+        if request.contract_id:
+            _check_contract(csp, request.contract_id, route.contract_owner_id)
+        target = _evse_target(request, route)
+        _check_mode(cso=target.cso, mode=route.agreement_mode, endpoint_url=lambda: route.cso_endpoint_url)
+    else:
+        csp = Partner.objects.get(pk=csp_id)
+        target = _target_of(csp, request)
+        _check_route(cso=target.cso, csp=csp, now=now)
     command = RemoteCommand(
         type=request.type,
         csp=csp,
@@ -215,15 +246,13 @@ def command_submit(*, csp_id: int, request: CommandRequest, now: datetime | None
             evse_id=request.evse_id,
             contract_id=request.contract_id,
             valid_minutes=minutes,
+            cso_operator_id=target.cso.operator_id,
         )
     if request.type == "RESERVE_NOW":
         command.reservation = _reservation_create(
             csp=csp, cso=target.cso, request=request, reference=command.authorization_reference
         )
-    evse = target.evse
-    message = notify.command_to_cso(
-        command, location_id=evse.location_id if evse else "", evse_uid=evse.evse_uid if evse else ""
-    )
+    message = notify.command_to_cso(command, location_id=target.location_id, evse_uid=target.evse_uid)
     if message is None:
         raise RuleViolation(
             "cso_unreachable",

@@ -31,7 +31,7 @@ from ..machine import (
     reservation_after_result,
 )
 from ..models import RemoteCommand
-from ..selectors import commands_overdue
+from ..selectors import command_with_parties, commands_overdue
 from . import notify
 from .reservations import reservation_move
 
@@ -65,7 +65,7 @@ def _command_of(message: OutboxMessage) -> RemoteCommand | None:
         uid = uuid.UUID(str(payload.get("command_id")))
     except ValueError:
         return None
-    return _load(uid=uid)
+    return command_with_parties(uid=uid)
 
 
 def _fail(command: RemoteCommand, reason: str, now: datetime) -> bool:
@@ -142,7 +142,7 @@ def command_result_record(
         uid = uuid.UUID(str(command_uid))
     except ValueError:
         uid = None
-    command = _load(uid=uid, cso_id=cso_id) if uid is not None else None
+    command = command_with_parties(uid=uid, cso_id=cso_id) if uid is not None else None
     if command is None:
         raise NotFoundError("command_not_found", "No command of yours has this id.")
     if command.state == CommandState.RESULT and command.result == outcome.result:
