@@ -162,6 +162,45 @@ class PreparedInsert:
             return connection.ops.last_insert_id(cursor, meta.db_table, meta.pk.column)
 
 
+class InstanceBuilder:
+    """Builds new model instances from values keyed by field attname, like `model(**values)`, at a
+    fraction of the cost: the values go to the model's constructor by position, one per concrete
+    field, the way Django builds the rows it reads (Model.from_db). With keyword arguments the
+    constructor looks each field up and computes its default one by one (some 40 µs for a model
+    of 40 fields; by position about 12). Absent fields take their defaults, as with keywords.
+    Only concrete fields by attname (`cso_id`, not `cso`); unknown names raise TypeError.
+    """
+
+    def __init__(self, model: type[models.Model]) -> None:
+        self.model = model
+        fields = list(model._meta.concrete_fields)
+        self._attnames = [f.attname for f in fields]
+        self._known = frozenset(self._attnames)
+        # (attname, constant default or None, field whose get_default() is called per instance)
+        self._plan: list[tuple[str, Any, Any]] = []
+        for f in fields:
+            default = f.get_default()
+            # A callable default (timezone.now, uuid4) or a mutable one ({} for a JSONField) is
+            # computed per instance, as the constructor would.
+            fresh = (f.has_default() and callable(f.default)) or isinstance(default, (dict, list, set))
+            self._plan.append((f.attname, None if fresh else default, f if fresh else None))
+
+    def __call__(self, values: dict[str, Any]) -> models.Model:
+        if not values.keys() <= self._known:
+            raise TypeError(f"{self.model.__name__} has no fields {sorted(values.keys() - self._known)}")
+        missing = _MISSING
+        args = []
+        for attname, default, fresh in self._plan:
+            value = values.get(attname, missing)
+            if value is missing:
+                value = fresh.get_default() if fresh is not None else default
+            args.append(value)
+        return self.model(*args)
+
+
+_MISSING = object()
+
+
 def bulk_insert(objs: Sequence[models.Model], *, using: str = DEFAULT_DB_ALIAS) -> None:
     """Insert new rows of one model and set their primary keys, like `bulk_create(objs)`.
 

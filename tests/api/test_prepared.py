@@ -141,3 +141,32 @@ def test_bulk_insert_values_applies_defaults_and_refuses_what_it_cannot_prepare(
             bulk_insert_values(
                 Partner, [{"name": "Eta", "country_code": "BE", "party_id": "ETA", "is_cso": True}]
             )
+
+
+def test_an_instance_builder_builds_what_the_constructor_would(cso):
+    from clearinghouse.db import InstanceBuilder
+    from credentials.models import AuthorizationRecord
+
+    now = datetime.now(UTC)
+    values = {
+        "cso_id": cso.partner.pk,
+        "evse_id": "DE*ACH*E1*1",
+        "credential_type": "RFID",
+        "status": "ACCEPTED",
+        "decided_by": "HUB",
+        "decided_at": now,
+        "authorization_reference": "built-1",
+        "created_at": now,
+    }
+    build = InstanceBuilder(AuthorizationRecord)
+    built, expected = build(values), AuthorizationRecord(**values)
+    fields = [f.attname for f in AuthorizationRecord._meta.concrete_fields]
+    assert built._state.adding and built.pk is None
+    assert {a: getattr(built, a) for a in fields} == {a: getattr(expected, a) for a in fields}
+    # Mutable and callable defaults are fresh for each instance.
+    assert build(values).routed_to is not built.routed_to
+    del values["created_at"]
+    assert build(values).created_at >= now
+    with pytest.raises(TypeError, match="no_such_field"):
+        build({**values, "no_such_field": 1})
+
