@@ -170,3 +170,28 @@ def test_an_instance_builder_builds_what_the_constructor_would(cso):
     with pytest.raises(TypeError, match="no_such_field"):
         build({**values, "no_such_field": 1})
 
+
+def test_bulk_insert_sends_json_text_the_caller_encoded_already(cso):
+    import json
+
+    from clearinghouse.db import bulk_insert
+    from credentials.models import AuthorizationRecord
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    records = [
+        AuthorizationRecord(
+            cso_id=cso.partner.pk, evse_id="X", credential_type="RFID", status="ACCEPTED",
+            decided_by="HUB", decided_at=now, authorization_reference=f"doc-{i}", created_at=now,
+            routed_to=[i, "ü\\t\n"],
+        )
+        for i in range(3)
+    ]  # fmt: skip
+    texts = [json.dumps(r.routed_to, ensure_ascii=False, separators=(",", ":")) for r in records]
+    bulk_insert(records, documents={"routed_to": [texts[0], None, texts[2]]})
+    stored = AuthorizationRecord.objects.filter(authorization_reference__startswith="doc-").order_by("pk")
+    assert [r.routed_to for r in stored] == [[0, "ü\\t\n"], [1, "ü\\t\n"], [2, "ü\\t\n"]]
+    if connection.vendor == "postgresql":
+        with pytest.raises(ValueError, match="not a JSON field"):
+            bulk_insert(records[:1], documents={"evse_id": ['"X"']})
+        with pytest.raises(ValueError, match="2 documents for 1 objects"):
+            bulk_insert(records[:1], documents={"routed_to": ["[]", "[]"]})
