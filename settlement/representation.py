@@ -20,7 +20,12 @@ from .models import Sdr, SdrEvent, SdrFinding
 def rfc3339(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    if moment.year < 1000:  # strftime does not pad the year; keep its text for those
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is some three times faster than strftime: an answer of 500 SDRs shows 2,500 times.
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def money(value: Decimal | None) -> str | None:
