@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.models.lookups import In
 
 
 class DocumentField(models.JSONField):
@@ -27,6 +29,31 @@ class DocumentField(models.JSONField):
     def deconstruct(self) -> tuple[str, str, list[Any], dict[str, Any]]:
         name, _path, args, kwargs = super().deconstruct()
         return name, "django.db.models.JSONField", args, kwargs
+
+
+@models.Field.register_lookup
+class AnyOf(In):
+    """`field__any_of=values`: the rows whose field is one of `values`, as `field__in`, but on
+    PostgreSQL written `field = ANY(%s)` with the values as one array parameter.
+
+    An IN list of 500 values is a statement of 500 placeholders that the ORM compiles one by one,
+    psycopg splits and quotes value by value and PostgreSQL parses: about 5 ms of the client's CPU
+    for a read that takes under 3 with one array. The statement text stays the same whatever the
+    number of values. A subquery or expressions among the values fall back to IN.
+    """
+
+    lookup_name = "any_of"
+
+    def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        values = self.rhs  # each value prepared by In.get_prep_lookup
+        if not self.rhs_is_direct_value() or any(hasattr(v, "resolve_expression") for v in values):
+            return self.as_sql(compiler, connection)
+        field = self.lhs.output_field
+        prepared = [field.get_db_prep_value(v, connection, prepared=True) for v in values if v is not None]
+        if not prepared:
+            raise EmptyResultSet
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", [*lhs_params, prepared]
 
 
 # --- Prepared statements for the hot paths ----------------------------------------------------------

@@ -195,3 +195,23 @@ def test_bulk_insert_sends_json_text_the_caller_encoded_already(cso):
             bulk_insert(records[:1], documents={"evse_id": ['"X"']})
         with pytest.raises(ValueError, match="2 documents for 1 objects"):
             bulk_insert(records[:1], documents={"routed_to": ["[]", "[]"]})
+
+
+def test_any_of_finds_what_in_finds(cso, csp):
+    from django.db.models import F
+    from django.test.utils import CaptureQueriesContext
+
+    pks = [cso.partner.pk, csp.partner.pk]
+    names = [cso.partner.name, "nobody", None]
+    assert sorted(Partner.objects.filter(pk__any_of=pks).values_list("pk", flat=True)) == sorted(pks)
+    assert list(Partner.objects.filter(name__any_of=names).values_list("pk", flat=True)) == [cso.partner.pk]
+    assert list(Partner.objects.filter(name__any_of=[])) == []
+    assert list(Partner.objects.filter(name__any_of=[None])) == []
+    # A subquery or an expression among the values: IN, as __in writes it.
+    subquery = Partner.objects.filter(pk=csp.partner.pk).values("pk")
+    assert list(Partner.objects.filter(pk__any_of=subquery).values_list("pk", flat=True)) == [csp.partner.pk]
+    assert Partner.objects.filter(pk__any_of=[F("pk")]).count() == Partner.objects.count()
+    with CaptureQueriesContext(connection) as queries:
+        list(Partner.objects.filter(pk__any_of=pks))
+    if connection.vendor == "postgresql":
+        assert "= ANY(" in queries[0]["sql"]
