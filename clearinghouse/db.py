@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -266,28 +267,33 @@ def bulk_insert(
             obj.pk = pk
         columns = ", ".join(qn(f.column) for f in fields)
         plan = [_copy_value(f, connection) for f in fields]
-        encoded = []
         for attname, texts in (documents or {}).items():
             position = next((i for i, f in enumerate(fields) if f.attname == attname), None)
             if position is None or not isinstance(fields[position], models.JSONField):
                 raise ValueError(f"bulk_insert: {model.__name__}.{attname} is not a JSON field")
             if len(texts) != len(objs):
                 raise ValueError(f"bulk_insert: {len(texts)} documents for {len(objs)} objects")
-            encoded.append((position, texts))
+            plan[position] = _given_text(iter(texts), plan[position])
         with (
             connection.wrap_database_errors,
             cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
         ):
-            for index, obj in enumerate(objs):
-                row = [value(obj) for value in plan]
-                for position, texts in encoded:
-                    text = texts[index]
-                    if text is not None:
-                        row[position] = text
-                copy.write_row(row)
+            for obj in objs:
+                copy.write_row([value(obj) for value in plan])
     for obj in objs:
         obj._state.adding = False
         obj._state.db = using
+
+
+def _given_text(texts: Iterator[str | None], otherwise: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A field's value for COPY from the caller's JSON texts, taken in the objects' order (each
+    object's value is read once, in that order), or read off the object where the text is None."""
+
+    def value(obj: models.Model) -> Any:
+        text = next(texts)
+        return otherwise(obj) if text is None else text
+
+    return value
 
 
 def _ready_check(field: Any) -> Callable[[Any], bool] | None:
@@ -315,6 +321,14 @@ def _has_own_pre_save(field: Any) -> bool:
     return type(field).pre_save is not models.Field.pre_save
 
 
+def _json_encoder(field: Any) -> Callable[[Any], str] | None:
+    """For a JSON field, the encoding save() would give a value (json.dumps with the field's
+    encoder, which psycopg calls with a new encoder each time), built once; None for other fields."""
+    if not isinstance(field, models.JSONField):
+        return None
+    return (field.encoder or json.JSONEncoder)().encode
+
+
 def _copy_value(field: Any, connection: Any) -> Callable[[models.Model], Any]:
     """How to read one field's database value off an object for COPY: what Model.save() would send
     (pre_save, then get_db_prep_save), taking the value as it is when it already has the type the
@@ -327,6 +341,14 @@ def _copy_value(field: Any, connection: Any) -> Callable[[models.Model], Any]:
 
     if _has_own_pre_save(field):
         return prepared
+    encode = _json_encoder(field)
+    if encode is not None:
+
+        def document(obj: models.Model) -> Any:
+            raw = getattr(obj, attname)
+            return encode(raw) if type(raw) is dict or type(raw) is list else prepared(obj)
+
+        return document
     ready = _ready_check(field)
     if ready is None:
         return prepared
@@ -358,10 +380,13 @@ def bulk_insert_values(
         if _has_own_pre_save(field):
             raise ValueError(f"bulk_insert_values: {model.__name__}.{field.name} needs pre_save")
         ready = _ready_check(field)
+        encode = _json_encoder(field)
 
-        def prepare(value: Any, field: Any = field, ready: Any = ready) -> Any:
+        def prepare(value: Any, field: Any = field, ready: Any = ready, encode: Any = encode) -> Any:
             if value is None or (ready is not None and ready(value)):
                 return value
+            if encode is not None and (type(value) is dict or type(value) is list):
+                return encode(value)
             return field.get_db_prep_save(value, connection)
 
         plan.append((field.attname, field.get_default, prepare))

@@ -215,3 +215,37 @@ def test_any_of_finds_what_in_finds(cso, csp):
         list(Partner.objects.filter(pk__any_of=pks))
     if connection.vendor == "postgresql":
         assert "= ANY(" in queries[0]["sql"]
+
+
+def test_bulk_insert_encodes_json_with_the_fields_encoder_as_save_does(cso):
+    from decimal import Decimal
+
+    from clearinghouse.db import bulk_insert, bulk_insert_values
+    from clearinghouse.routing.models import DeliveryChannel, OutboxMessage
+    from credentials.models import AuthorizationRecord
+
+    channel = DeliveryChannel.objects.create(partner=cso.partner, role="CSO")
+    payload = {"amount": Decimal("1.50"), "at": datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=UTC), "n": [1]}
+
+    def message(**extra):
+        return OutboxMessage(
+            channel=channel, partner=cso.partner, role="CSO", event_type="test", path="x",
+            max_attempts=1, next_attempt_at=datetime.now(UTC), **extra,
+        )  # fmt: skip
+
+    saved = message(payload=payload)
+    saved.save()
+    copied = [message(payload=payload), message(payload=[payload]), message(payload="text")]
+    bulk_insert(copied)
+    stored = OutboxMessage.objects.get(pk=saved.pk).payload
+    assert stored == {"amount": "1.50", "at": "2026-01-02T03:04:05.600Z", "n": [1]}
+    assert OutboxMessage.objects.get(pk=copied[0].pk).payload == stored
+    assert OutboxMessage.objects.get(pk=copied[1].pk).payload == [stored]
+    assert OutboxMessage.objects.get(pk=copied[2].pk).payload == "text"
+    now = datetime.now(UTC)
+    bulk_insert_values(AuthorizationRecord, [
+        {"cso_id": cso.partner.pk, "evse_id": "X", "credential_type": "RFID", "status": "UNKNOWN",
+         "decided_by": "HUB", "decided_at": now, "authorization_reference": "json-1", "created_at": now,
+         "routed_to": [{"a": "ü"}, 2]},
+    ])  # fmt: skip
+    assert AuthorizationRecord.objects.get(authorization_reference="json-1").routed_to == [{"a": "ü"}, 2]
