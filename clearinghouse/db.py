@@ -11,7 +11,9 @@ from typing import Any, ClassVar
 
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.models.base import ModelState
 from django.db.models.lookups import In
+from django.db.models.signals import post_init, pre_init
 
 
 class DocumentField(models.JSONField):
@@ -192,10 +194,11 @@ class PreparedInsert:
 
 class InstanceBuilder:
     """Builds new model instances from values keyed by field attname, like `model(**values)`, at a
-    fraction of the cost: the values go to the model's constructor by position, one per concrete
-    field, the way Django builds the rows it reads (Model.from_db). With keyword arguments the
-    constructor looks each field up and computes its default one by one (some 40 µs for a model
-    of 40 fields; by position about 12). Absent fields take their defaults, as with keywords.
+    fraction of the cost. With keyword arguments the constructor looks each field up and computes
+    its default one by one (some 40 µs for a model of 40 fields); the builder computes the defaults
+    the same way and sets one value per concrete field, which is all the constructor does for
+    positional values (Model.from_db), without its loop of setattr calls: some 4 µs. When the model
+    has pre_init or post_init receivers the values go to the constructor by position, so they run.
     Only concrete fields by attname (`cso_id`, not `cso`); unknown names raise TypeError.
     """
 
@@ -204,29 +207,33 @@ class InstanceBuilder:
         fields = list(model._meta.concrete_fields)
         self._attnames = [f.attname for f in fields]
         self._known = frozenset(self._attnames)
-        # (attname, constant default or None, field whose get_default() is called per instance)
-        self._plan: list[tuple[str, Any, Any]] = []
+        self._constant: dict[str, Any] = {}  # the defaults that are the same for every instance
+        self._fresh: list[Any] = []  # fields whose get_default() is called per instance
         for f in fields:
             default = f.get_default()
             # A callable default (timezone.now, uuid4) or a mutable one ({} for a JSONField) is
             # computed per instance, as the constructor would.
-            fresh = (f.has_default() and callable(f.default)) or isinstance(default, (dict, list, set))
-            self._plan.append((f.attname, None if fresh else default, f if fresh else None))
+            if (f.has_default() and callable(f.default)) or isinstance(default, (dict, list, set)):
+                self._fresh.append(f)
+            else:
+                self._constant[f.attname] = default
 
     def __call__(self, values: dict[str, Any]) -> models.Model:
         if not values.keys() <= self._known:
             raise TypeError(f"{self.model.__name__} has no fields {sorted(values.keys() - self._known)}")
-        missing = _MISSING
-        args = []
-        for attname, default, fresh in self._plan:
-            value = values.get(attname, missing)
-            if value is missing:
-                value = fresh.get_default() if fresh is not None else default
-            args.append(value)
-        return self.model(*args)
-
-
-_MISSING = object()
+        state = {**self._constant, **values}
+        for field in self._fresh:
+            if field.attname not in values:
+                state[field.attname] = field.get_default()
+        model = self.model
+        if pre_init.has_listeners(model) or post_init.has_listeners(model):
+            return model(*[state[attname] for attname in self._attnames])
+        obj = model.__new__(model)
+        obj._state = ModelState()
+        # As Model.__init__ sets them: a plain attribute per field (the descriptors of foreign keys
+        # only clear a cached related object, which a new instance does not have).
+        obj.__dict__.update(state)
+        return obj
 
 
 def bulk_insert(

@@ -167,6 +167,22 @@ def test_an_instance_builder_builds_what_the_constructor_would(cso):
     assert build(values).routed_to is not built.routed_to
     del values["created_at"]
     assert build(values).created_at >= now
+    # Receivers of pre_init and post_init still run: the constructor builds those instances.
+    from django.db.models.signals import post_init
+
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(receiver, sender=AuthorizationRecord)
+    try:
+        with_receiver = build(values)
+    finally:
+        post_init.disconnect(receiver, sender=AuthorizationRecord)
+    assert seen == [with_receiver] and with_receiver.evse_id == "DE*ACH*E1*1"
+    built.save()
+    assert AuthorizationRecord.objects.get(pk=built.pk).authorization_reference == "built-1"
     with pytest.raises(TypeError, match="no_such_field"):
         build({**values, "no_such_field": 1})
 
