@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.models.base import ModelState
+from django.db.models.lookups import In
+from django.db.models.signals import post_init, pre_init
 
 
 class DocumentField(models.JSONField):
@@ -27,6 +32,31 @@ class DocumentField(models.JSONField):
     def deconstruct(self) -> tuple[str, str, list[Any], dict[str, Any]]:
         name, _path, args, kwargs = super().deconstruct()
         return name, "django.db.models.JSONField", args, kwargs
+
+
+@models.Field.register_lookup
+class AnyOf(In):
+    """`field__any_of=values`: the rows whose field is one of `values`, as `field__in`, but on
+    PostgreSQL written `field = ANY(%s)` with the values as one array parameter.
+
+    An IN list of 500 values is a statement of 500 placeholders that the ORM compiles one by one,
+    psycopg splits and quotes value by value and PostgreSQL parses: about 5 ms of the client's CPU
+    for a read that takes under 3 with one array. The statement text stays the same whatever the
+    number of values. A subquery or expressions among the values fall back to IN.
+    """
+
+    lookup_name = "any_of"
+
+    def as_postgresql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        values = self.rhs  # each value prepared by In.get_prep_lookup
+        if not self.rhs_is_direct_value() or any(hasattr(v, "resolve_expression") for v in values):
+            return self.as_sql(compiler, connection)
+        field = self.lhs.output_field
+        prepared = [field.get_db_prep_value(v, connection, prepared=True) for v in values if v is not None]
+        if not prepared:
+            raise EmptyResultSet
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", [*lhs_params, prepared]
 
 
 # --- Prepared statements for the hot paths ----------------------------------------------------------
@@ -184,7 +214,56 @@ class PreparedInsert:
             return connection.ops.last_insert_id(cursor, meta.db_table, meta.pk.column)
 
 
-def bulk_insert(objs: Sequence[models.Model], *, using: str = DEFAULT_DB_ALIAS) -> None:
+class InstanceBuilder:
+    """Builds new model instances from values keyed by field attname, like `model(**values)`, at a
+    fraction of the cost. With keyword arguments the constructor looks each field up and computes
+    its default one by one (some 40 µs for a model of 40 fields); the builder computes the defaults
+    the same way and sets one value per concrete field, which is all the constructor does for
+    positional values (Model.from_db), without its loop of setattr calls: some 4 µs. When the model
+    has pre_init or post_init receivers the values go to the constructor by position, so they run.
+    Only concrete fields by attname (`cso_id`, not `cso`); unknown names raise TypeError.
+    """
+
+    def __init__(self, model: type[models.Model]) -> None:
+        self.model = model
+        fields = list(model._meta.concrete_fields)
+        self._attnames = [f.attname for f in fields]
+        self._known = frozenset(self._attnames)
+        self._constant: dict[str, Any] = {}  # the defaults that are the same for every instance
+        self._fresh: list[Any] = []  # fields whose get_default() is called per instance
+        for f in fields:
+            default = f.get_default()
+            # A callable default (timezone.now, uuid4) or a mutable one ({} for a JSONField) is
+            # computed per instance, as the constructor would.
+            if (f.has_default() and callable(f.default)) or isinstance(default, (dict, list, set)):
+                self._fresh.append(f)
+            else:
+                self._constant[f.attname] = default
+
+    def __call__(self, values: dict[str, Any]) -> models.Model:
+        if not values.keys() <= self._known:
+            raise TypeError(f"{self.model.__name__} has no fields {sorted(values.keys() - self._known)}")
+        state = {**self._constant, **values}
+        for field in self._fresh:
+            if field.attname not in values:
+                state[field.attname] = field.get_default()
+        model = self.model
+        if pre_init.has_listeners(model) or post_init.has_listeners(model):
+            return model(*[state[attname] for attname in self._attnames])
+        obj = model.__new__(model)
+        obj._state = ModelState()
+        # As Model.__init__ sets them: a plain attribute per field (the descriptors of foreign keys
+        # only clear a cached related object, which a new instance does not have).
+        obj.__dict__.update(state)
+        return obj
+
+
+def bulk_insert(
+    objs: Sequence[models.Model],
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+    documents: Mapping[str, Sequence[str | None]] | None = None,
+) -> None:
     """Insert new rows of one model and set their primary keys, like `bulk_create(objs)`.
 
     On PostgreSQL the keys come from the table's sequence in one query and the rows travel by COPY:
@@ -192,6 +271,10 @@ def bulk_insert(objs: Sequence[models.Model], *, using: str = DEFAULT_DB_ALIAS) 
     server to parse (a multi-row INSERT of 500 wide rows holds some 20,000). Values are prepared per
     field as Model.save() prepares them; no signals are sent (bulk_create sends none either). A
     unique violation raises IntegrityError for the whole batch, as bulk_create's does.
+
+    `documents` gives, for a JSON field (by attname), the JSON text of each object's value when the
+    caller has it already (None where it has not): sent as it is instead of encoding the value
+    again. It must encode the same value; it matters only on PostgreSQL.
     """
     if not objs:
         return
@@ -213,6 +296,13 @@ def bulk_insert(objs: Sequence[models.Model], *, using: str = DEFAULT_DB_ALIAS) 
             obj.pk = pk
         columns = ", ".join(qn(f.column) for f in fields)
         plan = [_copy_value(f, connection) for f in fields]
+        for attname, texts in (documents or {}).items():
+            position = next((i for i, f in enumerate(fields) if f.attname == attname), None)
+            if position is None or not isinstance(fields[position], models.JSONField):
+                raise ValueError(f"bulk_insert: {model.__name__}.{attname} is not a JSON field")
+            if len(texts) != len(objs):
+                raise ValueError(f"bulk_insert: {len(texts)} documents for {len(objs)} objects")
+            plan[position] = _given_text(iter(texts), plan[position])
         with (
             connection.wrap_database_errors,
             cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
@@ -222,6 +312,17 @@ def bulk_insert(objs: Sequence[models.Model], *, using: str = DEFAULT_DB_ALIAS) 
     for obj in objs:
         obj._state.adding = False
         obj._state.db = using
+
+
+def _given_text(texts: Iterator[str | None], otherwise: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A field's value for COPY from the caller's JSON texts, taken in the objects' order (each
+    object's value is read once, in that order), or read off the object where the text is None."""
+
+    def value(obj: models.Model) -> Any:
+        text = next(texts)
+        return otherwise(obj) if text is None else text
+
+    return value
 
 
 def _ready_check(field: Any) -> Callable[[Any], bool] | None:
@@ -249,6 +350,14 @@ def _has_own_pre_save(field: Any) -> bool:
     return type(field).pre_save is not models.Field.pre_save
 
 
+def _json_encoder(field: Any) -> Callable[[Any], str] | None:
+    """For a JSON field, the encoding save() would give a value (json.dumps with the field's
+    encoder, which psycopg calls with a new encoder each time), built once; None for other fields."""
+    if not isinstance(field, models.JSONField):
+        return None
+    return (field.encoder or json.JSONEncoder)().encode
+
+
 def _copy_value(field: Any, connection: Any) -> Callable[[models.Model], Any]:
     """How to read one field's database value off an object for COPY: what Model.save() would send
     (pre_save, then get_db_prep_save), taking the value as it is when it already has the type the
@@ -261,6 +370,14 @@ def _copy_value(field: Any, connection: Any) -> Callable[[models.Model], Any]:
 
     if _has_own_pre_save(field):
         return prepared
+    encode = _json_encoder(field)
+    if encode is not None:
+
+        def document(obj: models.Model) -> Any:
+            raw = getattr(obj, attname)
+            return encode(raw) if type(raw) is dict or type(raw) is list else prepared(obj)
+
+        return document
     ready = _ready_check(field)
     if ready is None:
         return prepared
@@ -292,10 +409,13 @@ def bulk_insert_values(
         if _has_own_pre_save(field):
             raise ValueError(f"bulk_insert_values: {model.__name__}.{field.name} needs pre_save")
         ready = _ready_check(field)
+        encode = _json_encoder(field)
 
-        def prepare(value: Any, field: Any = field, ready: Any = ready) -> Any:
+        def prepare(value: Any, field: Any = field, ready: Any = ready, encode: Any = encode) -> Any:
             if value is None or (ready is not None and ready(value)):
                 return value
+            if encode is not None and (type(value) is dict or type(value) is list):
+                return encode(value)
             return field.get_db_prep_save(value, connection)
 
         plan.append((field.attname, field.get_default, prepare))

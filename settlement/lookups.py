@@ -50,14 +50,14 @@ def evses_for_cso(*, cso_id: int, evse_ids: Iterable[str]) -> dict[str, EvseInfo
     wanted = set(evse_ids)
     if not wanted:
         return {}
-    rows = EVSE.objects.filter(cso_id=cso_id, evse_id__in=wanted).values_list(
+    rows = EVSE.objects.filter(cso_id=cso_id, evse_id__any_of=wanted).values_list(
         "pk", "evse_id", "location__time_zone"
     )
     by_pk = {pk: (evse_id, time_zone) for pk, evse_id, time_zone in rows}
     connectors: dict[int, dict[str, ConnectorInfo]] = defaultdict(dict)
-    for evse_pk, connector_id, power_w, tariff_ids in Connector.objects.filter(evse_id__in=by_pk).values_list(
-        "evse_id", "connector_id", "power_w", "tariff_ids"
-    ):
+    for evse_pk, connector_id, power_w, tariff_ids in Connector.objects.filter(
+        evse__id__any_of=by_pk
+    ).values_list("evse_id", "connector_id", "power_w", "tariff_ids"):
         connectors[evse_pk][connector_id] = ConnectorInfo(
             connector_id=connector_id,
             max_power_kw=None if power_w is None else Decimal(power_w) / _KW,
@@ -82,7 +82,7 @@ def tariffs_of_cso(*, cso_id: int, tariff_ids: Iterable[str]) -> dict[str, Tarif
     if not wanted:
         return {}
     rows = list(
-        Tariff.objects.filter(cso_id=cso_id, tariff_id__in=wanted).values_list(
+        Tariff.objects.filter(cso_id=cso_id, tariff_id__any_of=wanted).values_list(
             "pk", "tariff_id", "currency", "is_public", "document"
         )
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from settlement.rating import RatingResult
@@ -18,9 +19,19 @@ from .models import Sdr, SdrEvent, SdrFinding
 
 
 def rfc3339(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return None if moment is None else _utc_text(moment)
+
+
+# An intake answer of 500 SDRs shows 3,000 times, half of them the one moment the batch was
+# received: equal moments (the same instant, whatever the zone) are formatted once.
+@lru_cache(maxsize=4096)
+def _utc_text(moment: datetime) -> str:
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    if moment.year < 1000:  # strftime does not pad the year; keep its text for those
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat gives strftime's text in about a third of the time.
+    return moment.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def money(value: Decimal | None) -> str | None:

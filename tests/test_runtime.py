@@ -128,3 +128,17 @@ def test_migrate_locked_runs_with_nothing_left_to_do():
     out = __import__("io").StringIO()
     call_command("migrate_locked", stdout=out)
     assert "No migrations to apply" in out.getvalue()
+
+
+def test_the_wsgi_application_freezes_what_it_loaded():
+    """A worker's modules and URL patterns are loaded and then left out of the collector's passes."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_"))}
+    code = (
+        "import gc, sys, clearinghouse.wsgi as w; "
+        "assert callable(w.application) and gc.get_freeze_count() > 10_000; "
+        "assert 'settlement.api.views' in sys.modules"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr

@@ -115,9 +115,8 @@ class _Accumulator:
     def to_line(self) -> BilledLine:
         billed = self.quantity + self.extra
         excl, incl = line_amounts(billed, self.component.price, self.base_per_unit, self.component.vat)
-        with localcontext(_DISPLAY_CONTEXT):
-            volume = self.quantity / self.base_per_unit
-            billed_volume = billed / self.base_per_unit
+        volume = _DISPLAY_CONTEXT.divide(self.quantity, self.base_per_unit)
+        billed_volume = _DISPLAY_CONTEXT.divide(billed, self.base_per_unit)
         return BilledLine(
             dimension=self.label,
             tariff_id=self.tariff.id,
@@ -218,10 +217,15 @@ def _round_up_steps(accumulators: Sequence[_Accumulator], last: _Accumulator) ->
 
 
 def _sum_prices(lines: Sequence[BilledLine]) -> Price:
-    excl = sum((line.excl_vat for line in lines), _ZERO_MONEY)
-    if any(line.incl_vat is None for line in lines):
-        return Price(excl, None)
-    return Price(excl, sum((line.incl_vat for line in lines if line.incl_vat is not None), _ZERO_MONEY))
+    """The sum of the lines; incl. VAT unknown (None) when any line's is. One pass: a rating sums
+    its lines six times."""
+    excl: Decimal = _ZERO_MONEY
+    incl: Decimal | None = _ZERO_MONEY
+    for line in lines:
+        excl += line.excl_vat
+        if incl is not None:
+            incl = None if line.incl_vat is None else incl + line.incl_vat
+    return Price(excl, incl)
 
 
 def _adjustment(label: str, tariff: Tariff, current: Price, bound: Price) -> tuple[BilledLine | None, Price]:
@@ -269,8 +273,7 @@ def _adjustment(label: str, tariff: Tariff, current: Price, bound: Price) -> tup
 
 
 def _hours(seconds: Decimal) -> Decimal:
-    with localcontext(_DISPLAY_CONTEXT):
-        return seconds / SECONDS_PER_HOUR
+    return _DISPLAY_CONTEXT.divide(seconds, SECONDS_PER_HOUR)
 
 
 def _parse_tariff(raw: Any, position: int, parsed: dict[tuple[int, int], Any]) -> Tariff:
@@ -290,7 +293,9 @@ def _rate(
     cache: dict[tuple[int, int], Any],
 ) -> RatingResult:
     zone = load_zone(time_zone)
-    if isinstance(tariffs, (str, bytes, Mapping)) or not isinstance(tariffs, Sequence):
+    if type(tariffs) is not list and (
+        isinstance(tariffs, (str, bytes, Mapping)) or not isinstance(tariffs, Sequence)
+    ):
         raise RatingError(MALFORMED_TARIFF, "tariffs: expected a list of Tariff objects")
     if not tariffs:
         raise RatingError(NO_TARIFF, "no tariffs were given")

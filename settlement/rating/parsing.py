@@ -158,12 +158,14 @@ def load_zone(name: Any) -> ZoneInfo:
 
 
 def as_mapping(value: Any, field: str, code: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):  # a dict skips the ABC check
         raise RatingError(code, f"{field}: expected an object, got {type(value).__name__}")
     return value
 
 
 def as_sequence(value: Any, field: str, code: str) -> Sequence[Any]:
+    if type(value) is list:  # as JSON arrays arrive: no ABC check
+        return value
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise RatingError(code, f"{field}: expected a list, got {type(value).__name__}")
     return value

@@ -21,7 +21,7 @@ def stored_sdrs(*, cso_id: int, sdr_ids: Iterable[str]) -> dict[str, StoredSdr]:
         return {}
     credited = Sdr.objects.filter(credit_of=OuterRef("pk"), credit=True).exclude(state=REJECTED)
     rows = (
-        Sdr.objects.filter(cso_id=cso_id, sdr_id__in=wanted)
+        Sdr.objects.filter(cso_id=cso_id, sdr_id__any_of=wanted)
         .exclude(state=REJECTED)
         .annotate(credited=Exists(credited))
         .values_list(
@@ -51,7 +51,7 @@ def rejected_keys(*, cso_id: int, sdr_ids: Iterable[str]) -> set[tuple[str, str]
     if not wanted:
         return set()
     return set(
-        Sdr.objects.filter(cso_id=cso_id, sdr_id__in=wanted, state=REJECTED).values_list(
+        Sdr.objects.filter(cso_id=cso_id, sdr_id__any_of=wanted, state=REJECTED).values_list(
             "sdr_id", "content_hash"
         )
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 
+from clearinghouse.db import InstanceBuilder
 from partners.models import Partner
 
 from .. import lookups
@@ -35,6 +36,9 @@ STATUS = {CREATED: 201, EXISTING: 200, REJECTED: 422, CONFLICT: 409, INVALID: 40
 # From a credit's arrival on, the credited SDR and its credit settle together (they net to zero),
 # so an unsettled original counts as accepted: a dispute it was under is answered by the credit.
 CREDITABLE_STATES = (SdrState.VALIDATED, SdrState.DELIVERED, SdrState.DISPUTED)
+
+# Sdr(**values) at a third of the cost: a batch builds up to 500.
+_new_sdr = InstanceBuilder(Sdr)
 
 
 @dataclass
@@ -111,15 +115,17 @@ class NewSdr:
 
 def shape_rejected_row(cso: Partner, parse: ParseResult, item: Mapping[str, Any], now: datetime) -> Sdr:
     """The REJECTED row of an item whose shape is wrong: its id, content and nothing read from it."""
-    return Sdr(
-        cso_id=cso.pk,
-        sdr_id=parse.sdr_id,
-        content_hash=parse.content_hash,
-        state=SdrState.REJECTED,
-        credit=item.get("credit") is True,
-        cdr=item,
-        received_at=now,
-        updated_at=now,
+    return _new_sdr(
+        {
+            "cso_id": cso.pk,
+            "sdr_id": parse.sdr_id,
+            "content_hash": parse.content_hash,
+            "state": SdrState.REJECTED,
+            "credit": item.get("credit") is True,
+            "cdr": item,
+            "received_at": now,
+            "updated_at": now,
+        }
     )
 
 
@@ -128,39 +134,42 @@ def sdr_row(cso: Partner, parse: ParseResult, verdict: Verdict, now: datetime) -
     sdr = verdict.sdr
     hub = verdict.hub_cost
     rejected = verdict.rejected
-    return Sdr(
-        cso_id=cso.pk,
-        csp_id=verdict.csp_id,
-        sdr_id=sdr.sdr_id,
-        content_hash=parse.content_hash,
-        state=SdrState.REJECTED if rejected else (SdrState.ACCEPTED if sdr.credit else SdrState.VALIDATED),
-        credit=sdr.credit,
-        credit_reference_id=sdr.credit_reference_id,
-        credit_of_id=verdict.original.pk if verdict.original is not None and not rejected else None,
-        session_id=sdr.session_id,
-        contract_id=sdr.contract_id,
-        evse_id=sdr.evse_id,
-        connector_id=sdr.connector_id,
-        authorization_reference=sdr.authorization_reference,
-        auth_method=sdr.auth_method,
-        start_date_time=sdr.start,
-        end_date_time=sdr.end,
-        currency=sdr.currency,
-        total_cost_excl_vat=_q(sdr.total_cost.excl_vat, MONEY),
-        total_cost_incl_vat=_q(sdr.total_cost.incl_vat, MONEY),
-        total_energy=_q(sdr.total_energy, QUANTITY),
-        total_time=_q(sdr.total_time, QUANTITY),
-        total_parking_time=_q(sdr.total_parking_time, QUANTITY),
-        hub_cost_excl_vat=_q(hub.excl_vat, MONEY) if hub else None,
-        hub_cost_incl_vat=_q(hub.incl_vat, MONEY) if hub else None,
-        cost_difference=_q(verdict.cost_difference, MONEY),
-        tariff_source=verdict.tariff_source,
-        has_warnings=any(not f.is_error for f in verdict.findings),
-        cdr=sdr.raw,
-        rating=rating_out(verdict.rating) if verdict.rating is not None else None,
-        received_at=now,
-        accepted_at=now if sdr.credit and not rejected else None,
-        updated_at=now,
+    state = SdrState.REJECTED if rejected else (SdrState.ACCEPTED if sdr.credit else SdrState.VALIDATED)
+    return _new_sdr(
+        {
+            "cso_id": cso.pk,
+            "csp_id": verdict.csp_id,
+            "sdr_id": sdr.sdr_id,
+            "content_hash": parse.content_hash,
+            "state": state,
+            "credit": sdr.credit,
+            "credit_reference_id": sdr.credit_reference_id,
+            "credit_of_id": verdict.original.pk if verdict.original is not None and not rejected else None,
+            "session_id": sdr.session_id,
+            "contract_id": sdr.contract_id,
+            "evse_id": sdr.evse_id,
+            "connector_id": sdr.connector_id,
+            "authorization_reference": sdr.authorization_reference,
+            "auth_method": sdr.auth_method,
+            "start_date_time": sdr.start,
+            "end_date_time": sdr.end,
+            "currency": sdr.currency,
+            "total_cost_excl_vat": _q(sdr.total_cost.excl_vat, MONEY),
+            "total_cost_incl_vat": _q(sdr.total_cost.incl_vat, MONEY),
+            "total_energy": _q(sdr.total_energy, QUANTITY),
+            "total_time": _q(sdr.total_time, QUANTITY),
+            "total_parking_time": _q(sdr.total_parking_time, QUANTITY),
+            "hub_cost_excl_vat": _q(hub.excl_vat, MONEY) if hub else None,
+            "hub_cost_incl_vat": _q(hub.incl_vat, MONEY) if hub else None,
+            "cost_difference": _q(verdict.cost_difference, MONEY),
+            "tariff_source": verdict.tariff_source,
+            "has_warnings": any(not f.is_error for f in verdict.findings),
+            "cdr": sdr.raw,
+            "rating": rating_out(verdict.rating) if verdict.rating is not None else None,
+            "received_at": now,
+            "accepted_at": now if sdr.credit and not rejected else None,
+            "updated_at": now,
+        }
     )
 
 

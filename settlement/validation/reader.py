@@ -77,8 +77,12 @@ class Reader:
     def string(
         self, obj: Mapping[str, Any], key: str, path: str, *, max_len: int, required: bool = True
     ) -> str | None:
-        value = self.present(obj, key, path, required)
+        value = obj.get(key)
+        if type(value) is str and 0 < len(value) <= max_len and not value[0].isspace():
+            return value  # the common case, answered without the checks below
         if value is None:
+            if required:
+                self.fail(F.MISSING_FIELD, path, f"{path} is required")
             return None
         if not isinstance(value, str):
             self.fail(F.INVALID_TYPE, path, f"{path} must be a string")
@@ -145,7 +149,7 @@ class Reader:
         value = self.present(obj, key, path, required)
         if value is None:
             return None
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):
             self.fail(F.INVALID_TYPE, path, f"{path} must be an object")
             return None
         return value

@@ -117,13 +117,46 @@ class ParseResult:
     sdr: ParsedSdr | None
     findings: tuple[Finding, ...]
     content_hash: str
+    document: str | None = None  # the item's JSON text for storing (see hash_and_document)
 
 
 def content_hash(item: Mapping[str, Any]) -> str:
     """SHA-256 of the canonical JSON of a CDR (sorted keys, no whitespace, volatile fields left out)."""
+    return hash_and_document(item)[0]
+
+
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not a JSON type")
+
+
+# The canonical encoding: sorted keys, no whitespace, text as it is. Built once (json.dumps with
+# options builds an encoder per call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_not_json)
+_CANONICAL_ANY = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def hash_and_document(item: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The content hash of a CDR and, from the same encoding, its JSON text for storing.
+
+    The stored text is the canonical JSON with the volatile fields put back: the same document, and
+    the same value in a jsonb column (which keeps no key order). None when the item holds a value
+    that is not a JSON type (only documents the hub builds could); the hash then encodes it as
+    text, as it always has, and the document is encoded by its field instead.
+    """
     body = {k: v for k, v in item.items() if k not in VOLATILE_FIELDS}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    try:
+        text = _CANONICAL.encode(body)
+        volatile = [
+            f"{_CANONICAL.encode(key)}:{_CANONICAL.encode(item[key])}"
+            for key in sorted(VOLATILE_FIELDS)
+            if key in item
+        ]
+    except TypeError:
+        return hashlib.sha256(_CANONICAL_ANY.encode(body).encode()).hexdigest(), None
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    if not volatile:
+        return digest, text
+    return digest, text[:-1] + ("," if body else "") + ",".join(volatile) + "}"
 
 
 def _read_token(r: Reader, cdr: Mapping[str, Any]) -> str | None:
@@ -276,7 +309,7 @@ def parse_sdr(item: Any) -> ParseResult:
     if not isinstance(item, Mapping):
         return ParseResult(None, None, (Finding(F.INVALID_TYPE, "an SDR must be a JSON object"),), "")
     r = Reader()
-    digest = content_hash(item)
+    digest, document = hash_and_document(item)
     credit = r.boolean(item, "credit", "credit") or False
     sdr_id = r.cistring(item, "id", "id", max_len=ID_MAX)
     if sdr_id is not None and not credit and len(sdr_id) > NON_CREDIT_ID_MAX:
@@ -318,7 +351,7 @@ def parse_sdr(item: Any) -> ParseResult:
     r.moment(item, "last_updated", "last_updated")
     usable_id = read_sdr_id(item)
     if r.findings:
-        return ParseResult(usable_id, None, tuple(r.findings), digest)
+        return ParseResult(usable_id, None, tuple(r.findings), digest, document)
     assert sdr_id is not None and start is not None and end is not None and periods is not None
     assert total_cost is not None and total_energy is not None and total_time is not None
     parsed = ParsedSdr(
@@ -345,4 +378,4 @@ def parse_sdr(item: Any) -> ParseResult:
         credit=credit,
         credit_reference_id=reference_id or "",
     )
-    return ParseResult(sdr_id, parsed, (), digest)
+    return ParseResult(sdr_id, parsed, (), digest, document)

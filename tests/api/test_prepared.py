@@ -157,3 +157,127 @@ def test_a_prepared_insert_without_pre_save_fields_prepares_values_and_refuses_u
     with pytest.raises(TypeError, match="colour"):
         insert.insert(**common, authorization_reference="prepared-2", colour="red")
     assert not AuthorizationRecord.objects.filter(authorization_reference="prepared-2").exists()
+
+
+def test_an_instance_builder_builds_what_the_constructor_would(cso):
+    from clearinghouse.db import InstanceBuilder
+    from credentials.models import AuthorizationRecord
+
+    now = datetime.now(UTC)
+    values = {
+        "cso_id": cso.partner.pk,
+        "evse_id": "DE*ACH*E1*1",
+        "credential_type": "RFID",
+        "status": "ACCEPTED",
+        "decided_by": "HUB",
+        "decided_at": now,
+        "authorization_reference": "built-1",
+        "created_at": now,
+    }
+    build = InstanceBuilder(AuthorizationRecord)
+    built, expected = build(values), AuthorizationRecord(**values)
+    fields = [f.attname for f in AuthorizationRecord._meta.concrete_fields]
+    assert built._state.adding and built.pk is None
+    assert {a: getattr(built, a) for a in fields} == {a: getattr(expected, a) for a in fields}
+    # Mutable and callable defaults are fresh for each instance.
+    assert build(values).routed_to is not built.routed_to
+    del values["created_at"]
+    assert build(values).created_at >= now
+    # Receivers of pre_init and post_init still run: the constructor builds those instances.
+    from django.db.models.signals import post_init
+
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(receiver, sender=AuthorizationRecord)
+    try:
+        with_receiver = build(values)
+    finally:
+        post_init.disconnect(receiver, sender=AuthorizationRecord)
+    assert seen == [with_receiver] and with_receiver.evse_id == "DE*ACH*E1*1"
+    built.save()
+    assert AuthorizationRecord.objects.get(pk=built.pk).authorization_reference == "built-1"
+    with pytest.raises(TypeError, match="no_such_field"):
+        build({**values, "no_such_field": 1})
+
+
+def test_bulk_insert_sends_json_text_the_caller_encoded_already(cso):
+    import json
+
+    from clearinghouse.db import bulk_insert
+    from credentials.models import AuthorizationRecord
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    records = [
+        AuthorizationRecord(
+            cso_id=cso.partner.pk, evse_id="X", credential_type="RFID", status="ACCEPTED",
+            decided_by="HUB", decided_at=now, authorization_reference=f"doc-{i}", created_at=now,
+            routed_to=[i, "ü\\t\n"],
+        )
+        for i in range(3)
+    ]  # fmt: skip
+    texts = [json.dumps(r.routed_to, ensure_ascii=False, separators=(",", ":")) for r in records]
+    bulk_insert(records, documents={"routed_to": [texts[0], None, texts[2]]})
+    stored = AuthorizationRecord.objects.filter(authorization_reference__startswith="doc-").order_by("pk")
+    assert [r.routed_to for r in stored] == [[0, "ü\\t\n"], [1, "ü\\t\n"], [2, "ü\\t\n"]]
+    if connection.vendor == "postgresql":
+        with pytest.raises(ValueError, match="not a JSON field"):
+            bulk_insert(records[:1], documents={"evse_id": ['"X"']})
+        with pytest.raises(ValueError, match="2 documents for 1 objects"):
+            bulk_insert(records[:1], documents={"routed_to": ["[]", "[]"]})
+
+
+def test_any_of_finds_what_in_finds(cso, csp):
+    from django.db.models import F
+    from django.test.utils import CaptureQueriesContext
+
+    pks = [cso.partner.pk, csp.partner.pk]
+    names = [cso.partner.name, "nobody", None]
+    assert sorted(Partner.objects.filter(pk__any_of=pks).values_list("pk", flat=True)) == sorted(pks)
+    assert list(Partner.objects.filter(name__any_of=names).values_list("pk", flat=True)) == [cso.partner.pk]
+    assert list(Partner.objects.filter(name__any_of=[])) == []
+    assert list(Partner.objects.filter(name__any_of=[None])) == []
+    # A subquery or an expression among the values: IN, as __in writes it.
+    subquery = Partner.objects.filter(pk=csp.partner.pk).values("pk")
+    assert list(Partner.objects.filter(pk__any_of=subquery).values_list("pk", flat=True)) == [csp.partner.pk]
+    assert Partner.objects.filter(pk__any_of=[F("pk")]).count() == Partner.objects.count()
+    with CaptureQueriesContext(connection) as queries:
+        list(Partner.objects.filter(pk__any_of=pks))
+    if connection.vendor == "postgresql":
+        assert "= ANY(" in queries[0]["sql"]
+
+
+def test_bulk_insert_encodes_json_with_the_fields_encoder_as_save_does(cso):
+    from decimal import Decimal
+
+    from clearinghouse.db import bulk_insert, bulk_insert_values
+    from clearinghouse.routing.models import DeliveryChannel, OutboxMessage
+    from credentials.models import AuthorizationRecord
+
+    channel = DeliveryChannel.objects.create(partner=cso.partner, role="CSO")
+    payload = {"amount": Decimal("1.50"), "at": datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=UTC), "n": [1]}
+
+    def message(**extra):
+        return OutboxMessage(
+            channel=channel, partner=cso.partner, role="CSO", event_type="test", path="x",
+            max_attempts=1, next_attempt_at=datetime.now(UTC), **extra,
+        )  # fmt: skip
+
+    saved = message(payload=payload)
+    saved.save()
+    copied = [message(payload=payload), message(payload=[payload]), message(payload="text")]
+    bulk_insert(copied)
+    stored = OutboxMessage.objects.get(pk=saved.pk).payload
+    assert stored == {"amount": "1.50", "at": "2026-01-02T03:04:05.600Z", "n": [1]}
+    assert OutboxMessage.objects.get(pk=copied[0].pk).payload == stored
+    assert OutboxMessage.objects.get(pk=copied[1].pk).payload == [stored]
+    assert OutboxMessage.objects.get(pk=copied[2].pk).payload == "text"
+    now = datetime.now(UTC)
+    bulk_insert_values(AuthorizationRecord, [
+        {"cso_id": cso.partner.pk, "evse_id": "X", "credential_type": "RFID", "status": "UNKNOWN",
+         "decided_by": "HUB", "decided_at": now, "authorization_reference": "json-1", "created_at": now,
+         "routed_to": [{"a": "ü"}, 2]},
+    ])  # fmt: skip
+    assert AuthorizationRecord.objects.get(authorization_reference="json-1").routed_to == [{"a": "ü"}, 2]

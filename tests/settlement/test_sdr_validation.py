@@ -190,6 +190,29 @@ def test_content_hash_ignores_key_order_and_last_updated():
     assert content_hash(doc) != content_hash(doc | {"total_energy": 20.5})
 
 
+def test_the_stored_document_is_the_cdr_and_shares_the_hash_encoding():
+    import hashlib
+    import json
+    from decimal import Decimal
+
+    from settlement.validation.schema import hash_and_document
+
+    def old_hash(item):  # the canonical encoding stored hashes were computed with
+        body = {k: v for k, v in item.items() if k != "last_updated"}
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    doc = cdr() | {"remark": 'Straße \\ "quoted"\n\u2028', "total_time": 1e-05}
+    for item in (doc, {k: v for k, v in doc.items() if k != "last_updated"}, {"last_updated": "x"}, {}):
+        digest, document = hash_and_document(item)
+        assert digest == old_hash(item) == content_hash(item)
+        assert document is not None and json.loads(document) == item
+    # A value that is not a JSON type: hashed as before, stored by its field's own encoder.
+    odd = doc | {"total_energy": Decimal("10.5")}
+    assert hash_and_document(odd) == (old_hash(odd), None)
+    assert parse_sdr(doc).document == hash_and_document(doc)[1]
+
+
 def test_the_official_cdr_example_has_the_right_shape():
     parsed = parse_sdr(example("cdr_example.json"))
     assert parsed.findings == ()
