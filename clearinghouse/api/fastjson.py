@@ -15,32 +15,31 @@ a string, an integer beyond 64 bits) and pretty-printing go to DRF's renderer.
 
 from __future__ import annotations
 
-import io
 import re
 from typing import Any
 
 import orjson
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.mediatypes import parse_header_parameters
+
+from .parsers import I3JSONParser
 
 _LONG_DIGITS = re.compile(rb"[0-9]{19}")
 _UTF8 = frozenset({"utf-8", "utf8"})
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
-class BulkJSONParser(JSONParser):
-    """JSONParser by orjson where that reads the same values (see the module's docstring)."""
+class BulkJSONParser(I3JSONParser):
+    """The API's JSONParser by orjson where that reads the same values (see the module's docstring)."""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        body = stream.read()
+    def load(self, body: bytes, media_type: str | None, parser_context: Any) -> Any:
         encoding = (parser_context or {}).get("encoding") or "utf-8"
         if encoding.lower() in _UTF8 and _LONG_DIGITS.search(body) is None:
             try:
                 return orjson.loads(body)
             except orjson.JSONDecodeError:
                 pass  # DRF's parser says what is wrong, as it always has
-        return super().parse(io.BytesIO(body), media_type, parser_context)
+        return super().load(body, media_type, parser_context)
 
 
 class BulkJSONRenderer(JSONRenderer):

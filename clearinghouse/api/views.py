@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from clearinghouse.audit import audit_record
 from clearinghouse.models import AuditEntry
 
+from .parsers import UnstorableText
 from .principal import Principal
 
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
@@ -21,6 +22,16 @@ class I3APIView(APIView):
     # High-volume operations whose own records are the audit trail (authorization decisions,
     # status updates) switch this off to keep one write per request.
     audit_writes: bool = True
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        # A NUL in the path or the query string reaches no lookup: PostgreSQL holds no such text,
+        # so nothing could match, and it would refuse the query rather than find nothing.
+        query = request.query_params
+        if "\x00" in request._request.path or any(
+            "\x00" in key or any("\x00" in value for value in query.getlist(key)) for key in query
+        ):
+            raise UnstorableText("The request's path or query holds a NUL character (%00).")
+        super().initial(request, *args, **kwargs)
 
     def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)

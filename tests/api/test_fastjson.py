@@ -18,6 +18,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 
 from clearinghouse.api.fastjson import BulkJSONParser, BulkJSONRenderer
+from clearinghouse.api.parsers import I3JSONParser
 
 JSON_VALUES = st.recursive(
     st.none()
@@ -46,8 +47,11 @@ def outcome(parser, body: bytes, encoding: str = "utf-8"):
 @settings(max_examples=300, deadline=None)
 @given(JSON_VALUES)
 def test_the_parser_reads_what_drfs_reads(value):
+    # The API's parser is DRF's, refusing text no column can hold (clearinghouse.api.parsers).
     body = json.dumps(value, ensure_ascii=False).encode()
-    assert parse(BulkJSONParser(), body) == parse(JSONParser(), body)
+    assert outcome(BulkJSONParser(), body) == outcome(I3JSONParser(), body)
+    if outcome(I3JSONParser(), body)[0] == "ok":
+        assert parse(I3JSONParser(), body) == parse(JSONParser(), body)
 
 
 @pytest.mark.parametrize(
@@ -67,7 +71,7 @@ def test_the_parser_reads_what_drfs_reads(value):
     ],
 )
 def test_the_parser_answers_every_edge_as_drfs_does(body):
-    assert outcome(BulkJSONParser(), body) == outcome(JSONParser(), body)
+    assert outcome(BulkJSONParser(), body) == outcome(I3JSONParser(), body)
 
 
 def test_the_parser_leaves_other_encodings_to_drf():
