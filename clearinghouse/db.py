@@ -404,21 +404,10 @@ def bulk_insert_values(
         model._default_manager.using(using).bulk_create([model(**row) for row in rows])
         return
     fields = [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field]
-    plan: list[tuple[str, Callable[[], Any], Callable[[Any], Any]]] = []
     for field in fields:
         if _has_own_pre_save(field):
             raise ValueError(f"bulk_insert_values: {model.__name__}.{field.name} needs pre_save")
-        ready = _ready_check(field)
-        encode = _json_encoder(field)
-
-        def prepare(value: Any, field: Any = field, ready: Any = ready, encode: Any = encode) -> Any:
-            if value is None or (ready is not None and ready(value)):
-                return value
-            if encode is not None and (type(value) is dict or type(value) is list):
-                return encode(value)
-            return field.get_db_prep_save(value, connection)
-
-        plan.append((field.attname, field.get_default, prepare))
+    plan = _value_plan(fields, connection, encode_json=True)
     qn = connection.ops.quote_name
     columns = ", ".join(qn(f.column) for f in fields)
     unknown = set().union(*rows) - {attname for attname, _, _ in plan}
@@ -442,17 +431,20 @@ def bulk_insert_values(
 _ValuePlan = tuple[str, Callable[[], Any], Callable[[Any], Any]]
 
 
-def _value_plan(fields: Sequence[Any], connection: Any) -> list[_ValuePlan]:
+def _value_plan(fields: Sequence[Any], connection: Any, *, encode_json: bool = False) -> list[_ValuePlan]:
     """How to prepare each field's value as Model.save() would (get_db_prep_save), passing a value
     through as it is when it already has the type the driver expects. For fields without a
-    pre_save of their own."""
+    pre_save of their own. With `encode_json` (COPY), a JSON field's dict or list becomes its text."""
     plan: list[_ValuePlan] = []
     for field in fields:
         ready = _ready_check(field)
+        encode = _json_encoder(field) if encode_json else None
 
-        def prepare(value: Any, field: Any = field, ready: Any = ready) -> Any:
+        def prepare(value: Any, field: Any = field, ready: Any = ready, encode: Any = encode) -> Any:
             if value is None or (ready is not None and ready(value)):
                 return value
+            if encode is not None and (type(value) is dict or type(value) is list):
+                return encode(value)
             return field.get_db_prep_save(value, connection)
 
         plan.append((field.attname, field.get_default, prepare))
