@@ -32,7 +32,7 @@ from .principal import (
     principal_local,
     principal_remember,
 )
-from .roundtrip import round_trip
+from .roundtrip import round_trip, stored_record
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +153,13 @@ def _signed_principal(request: Request, user_id: int) -> Principal:
     raise _bad_signature()
 
 
+# The cache's serialized record that last confirmed each principal this process holds (a principal
+# read again is another object and is compared afresh). The same bytes again mean the same record,
+# so the usual request compares bytes instead of deserializing them.
+_confirmed: dict[int, tuple[Principal, bytes]] = {}
+_CONFIRMED_MAX = 10_000
+
+
 def _claim_and_confirm(request: Request, principal: Principal) -> Principal:
     """One cache round trip: claim the nonce, confirm the principal is still current, count the
     request for the view's rate limit. The database answers what the cache cannot."""
@@ -191,7 +198,14 @@ def _claim_and_confirm(request: Request, principal: Principal) -> Principal:
         raise _nonce_reused()
     if window is not None and answer.count is not None:
         setattr(request, throttling.COUNTED, (window, answer.count))
-    if answer.principal == principal.__dict__:
+    confirmed = _confirmed.get(principal.user_id)
+    if confirmed is not None and confirmed[0] is principal and confirmed[1] == answer.stored:
+        return principal
+    if stored_record(answer) == principal.__dict__:
+        if answer.stored is not None:
+            if len(_confirmed) >= _CONFIRMED_MAX:
+                _confirmed.clear()
+            _confirmed[principal.user_id] = (principal, answer.stored)
         return principal
     # Invalidated (suspended, roles or secret changed) or expired from the cache: read it again.
     current = _fresh_principal(principal.user_id)
