@@ -55,3 +55,21 @@ def test_on_redis_a_flushed_script_cache_is_loaded_again() -> None:
     cache._cache.get_client(write=True).script_flush()
     answer = round_trip(nonce_key="rt:nonce:e", nonce_ttl=300, principal_key="rt:absent", window=None)
     assert answer.nonce_added
+
+
+@on_redis
+def test_on_redis_a_connection_the_server_dropped_is_reconnected() -> None:
+    import redis
+    from django.conf import settings
+
+    round_trip(nonce_key="rt:nonce:f", nonce_ttl=300, principal_key="rt:absent", window=None)
+    pool = cache._cache.get_client(write=True).connection_pool
+    connection = pool.get_connection()  # the one the round trip used, back in the pool
+    connection.send_command("CLIENT", "ID")
+    client_id = connection.read_response()
+    pool.release(connection)
+    killer = redis.Redis.from_url(settings.REDIS_URL)
+    assert killer.client_kill_filter(_id=client_id) == 1
+    killer.close()
+    answer = round_trip(nonce_key="rt:nonce:g", nonce_ttl=300, principal_key="rt:absent", window=None)
+    assert answer.nonce_added
