@@ -1,5 +1,6 @@
-"""JSON for the bulk endpoints by orjson: what DRF's JSONParser and JSONRenderer give, at a fraction
-of the CPU on bodies of hundreds of items (a batch of 500 SDRs is some 600 kB each way).
+"""JSON for the bulk endpoints and the authorization request by orjson: what DRF's JSONParser and
+JSONRenderer give, at a fraction of the CPU (a batch of 500 SDRs is some 600 kB each way; an
+authorization is the hub's most frequent request).
 
 Reading: orjson reads an integer beyond 64 bits as a float where the json module keeps it exact,
 and refuses some input the json module takes (lone surrogate escapes, NaN, numbers beyond the float

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clearinghouse.api.errors import ApiError
+from clearinghouse.api.fastjson import BulkJSONParser, BulkJSONRenderer
 from clearinghouse.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from clearinghouse.api.idempotency import idempotent
 from clearinghouse.api.pagination import I3CursorPagination, paginated
@@ -242,6 +243,9 @@ class AuthorizationCreateView(I3APIView):
     throttle_scope = "authorization"
     # The authorization record is the audit trail: one durable write per request.
     audit_writes = False
+    # The hub's hottest request: read and answered by orjson (the same values as DRF's JSON).
+    parser_classes = [BulkJSONParser]
+    renderer_classes = [BulkJSONRenderer]
 
     @extend_schema(
         request=AuthorizationIn,
