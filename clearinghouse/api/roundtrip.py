@@ -12,10 +12,14 @@ and lets the request through the limiter, as each of those modules does on its o
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from clearinghouse.cache import SharedClientCacheClient
 
@@ -35,7 +39,7 @@ end
 return {added, count, stored}
 """
 
-_scripts: dict[int, Any] = {}
+_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()  # noqa: S324 (Redis names scripts by SHA-1)
 
 
 @dataclass(frozen=True)
@@ -56,12 +60,28 @@ def stored_record(answer: RoundTrip) -> dict[str, Any] | None:
     return cache._cache._serializer.loads(answer.stored)  # type: ignore[attr-defined]
 
 
-def _script(client: Any) -> Any:
-    script = _scripts.get(id(client))
-    if script is None:
-        # redis-py sends EVALSHA and loads the script itself the first time a server lacks it.
-        script = _scripts[id(client)] = client.register_script(_SCRIPT)
-    return script
+def _run_script(client: Any, keys: list[str], args: list[Any]) -> Any:
+    """EVALSHA on a connection of the client's pool, straight: redis-py's command path (argument
+    inspection, retry closures, metrics) costs more CPU than the call itself. What that path gives
+    is kept: a server that lacks the script (restarted, flushed) gets it loaded, and a pooled
+    connection the server dropped is reconnected once before the error goes to the caller."""
+    pool = client.connection_pool
+    connection = pool.get_connection()
+    try:
+        for attempt in range(3):
+            try:
+                connection.send_command("EVALSHA", _SHA, len(keys), *keys, *args)
+                return connection.read_response()
+            except NoScriptError:
+                connection.send_command("SCRIPT", "LOAD", _SCRIPT)
+                connection.read_response()
+            except (RedisConnectionError, RedisTimeoutError):
+                connection.disconnect()
+                if attempt:
+                    raise
+        raise RedisConnectionError("the round-trip script could not be run")
+    finally:
+        pool.release(connection)
 
 
 def round_trip(*, nonce_key: str, nonce_ttl: int, principal_key: str, window: Window | None) -> RoundTrip:
@@ -77,5 +97,5 @@ def round_trip(*, nonce_key: str, nonce_ttl: int, principal_key: str, window: Wi
     if window:
         keys.append(cache.make_key(window.key))
         args.append(window.ttl)
-    added, count, stored = _script(client.get_client(keys[0], write=True))(keys=keys, args=args)
+    added, count, stored = _run_script(client.get_client(keys[0], write=True), keys, args)
     return RoundTrip(bool(added), stored, int(count) if window else None)
