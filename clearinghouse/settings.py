@@ -218,6 +218,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["clearinghouse.api.parsers.I3JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "clearinghouse.api.negotiation.I3ContentNegotiation",
     "EXCEPTION_HANDLER": "clearinghouse.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
