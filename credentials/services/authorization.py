@@ -9,6 +9,7 @@ decision. A question for a CSP is recorded PENDING and asked by a Celery task.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
@@ -101,21 +102,40 @@ _RECORD = PreparedInsert(AuthorizationRecord)
 # tests/credentials/test_one_statement.py holds the two to the same answer for every combination of
 # facts. Every other row is decided in Python from the facts the statement returned.
 _AT_ONCE_VALUES = {
-    "kind": "%s", "evse_id": "%s", "cso_session_id": "%s", "credential_type": "%s",
+    "kind": "{START}", "evse_id": "%s", "cso_session_id": "%s", "credential_type": "%s",
     "credential_hint": "f.value_hint", "lookup_hash": "f.lookup_hash", "contract_id": "f.contract_id",
-    "whitelist": "f.whitelist", "status": "%s", "reason": "CASE WHEN f.issuer = %s THEN %s ELSE %s END",
-    "decided_by": "%s", "authorization_reference": "%s", "valid_until": "LEAST(%s, f.valid_until)",
+    "whitelist": "f.whitelist", "status": "{ACCEPTED}",
+    "reason": "CASE WHEN f.issuer = {HUB} THEN {HUB_ISSUED} ELSE {WHITELIST_ALWAYS} END",
+    "decided_by": "{HUB}", "authorization_reference": "%s", "valid_until": "LEAST(%s, f.valid_until)",
     "latency_ms": "%s", "created_at": "%s", "decided_at": "%s", "routed_to": "jsonb_build_array(f.csp_id)",
     "deadline_at": "NULL", "routed_at": "NULL", "pending_credential": "''", "cso_id": "%s",
     "csp_id": "f.csp_id", "start_id": "NULL", "credential_id": "f.id",
 }  # fmt: skip
 _AT_ONCE_CONDITION = (
-    "f.status = %s AND (f.valid_until IS NULL OR f.valid_until > %s)"
+    "f.status = {VALID} AND (f.valid_until IS NULL OR f.valid_until > %s)"
     " AND (f.valid_from IS NULL OR f.valid_from <= %s) AND f.agreement_active"
     " AND f.pin_hash = '' AND f.password_hash = '' AND f.certificate_fingerprint = ''"
-    " AND (f.issuer = %s OR f.whitelist = %s)"
+    " AND (f.issuer = {HUB} OR f.whitelist = {ALWAYS})"
 )
+# The statement's constants, written into its text rather than sent as parameters (each parameter
+# is adapted on every execution). Enumeration values of the code, checked to be plain words.
+_AT_ONCE_CONSTANTS = {
+    "START": AuthorizationRecord.Kind.START.value, "ACCEPTED": Status.ACCEPTED.value,
+    "HUB": Credential.Issuer.HUB.value, "HUB_ISSUED": Reason.HUB_ISSUED.value,
+    "WHITELIST_ALWAYS": Reason.WHITELIST_ALWAYS.value, "VALID": "VALID", "ALWAYS": "ALWAYS",
+}  # fmt: skip
+# The parameters in the columns' order (then the condition's two), by the name common() gives them.
+_AT_ONCE_PARAMS = (
+    "cso_id", "evse_id", "cso_session_id", "credential_type", "authorization_reference",
+    "valid_until", "latency_ms", "created_at", "decided_at",
+)  # fmt: skip
 _at_once_sql: dict[str, str] = {}
+
+
+def _literal(value: str) -> str:
+    if not re.fullmatch(r"[A-Z_]+", value):
+        raise ValueError(f"not a plain constant: {value!r}")
+    return f"'{value}'"
 
 
 def _at_once_statement(facts_sql: str, connection: Any) -> str:
@@ -125,14 +145,19 @@ def _at_once_statement(facts_sql: str, connection: Any) -> str:
         fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
         if {f.attname for f in fields} != set(_AT_ONCE_VALUES):
             raise RuntimeError("the one-statement authorization does not cover AuthorizationRecord's columns")
+        if [f.attname for f in fields if "%s" in _AT_ONCE_VALUES[f.attname]] != list(_AT_ONCE_PARAMS):
+            raise RuntimeError("the one-statement authorization's parameters are out of the columns' order")
+        constants = {name: _literal(value) for name, value in _AT_ONCE_CONSTANTS.items()}
         qn = connection.ops.quote_name
         columns = ", ".join(qn(f.column) for f in fields)
-        values = ", ".join(_AT_ONCE_VALUES[f.attname] for f in fields)
-        # Identifiers from the model and constant SQL; every value travels as a parameter.
+        values = ", ".join(_AT_ONCE_VALUES[f.attname].format(**constants) for f in fields)
+        condition = _AT_ONCE_CONDITION.format(**constants)
+        # Identifiers from the model, constant SQL and the code's own enumeration values; every
+        # value of the request travels as a parameter.
         known = (
             f"WITH f AS ({facts_sql}), "  # noqa: S608
             f"ins AS (INSERT INTO {qn(meta.db_table)} ({columns}) SELECT {values} FROM f"
-            f" WHERE {_AT_ONCE_CONDITION} RETURNING {qn(meta.pk.column)}, {qn('valid_until')}) "
+            f" WHERE {condition} RETURNING {qn(meta.pk.column)}, {qn('valid_until')}) "
             "SELECT f.*, ins.* FROM f LEFT JOIN ins ON true"
         )
         _at_once_sql[facts_sql] = known
@@ -140,31 +165,13 @@ def _at_once_statement(facts_sql: str, connection: Any) -> str:
 
 
 def _at_once_params(common: dict[str, Any], reference: str, until: datetime) -> list[Any]:
-    """The values of the %s in _AT_ONCE_VALUES (in the columns' order) and _AT_ONCE_CONDITION."""
-    meta = AuthorizationRecord._meta
+    """The values of the %s in _AT_ONCE_VALUES (in the columns' order, _AT_ONCE_PARAMS) and in
+    _AT_ONCE_CONDITION."""
     now = common["now"]
-    by_column: dict[str, list[Any]] = {
-        "kind": [AuthorizationRecord.Kind.START.value],
-        "evse_id": [common["evse_id"]],
-        "cso_session_id": [common["cso_session_id"]],
-        "credential_type": [common["presented"].type],
-        "status": [Status.ACCEPTED.value],
-        "reason": [Credential.Issuer.HUB.value, Reason.HUB_ISSUED.value, Reason.WHITELIST_ALWAYS.value],
-        "decided_by": [DecidedBy.HUB.value],
-        "authorization_reference": [reference],
-        "valid_until": [until],
-        "latency_ms": [elapsed_ms(common["started"])],
-        "created_at": [now],
-        "decided_at": [now],
-        "cso_id": [common["cso_id"]],
-    }
-    params = [
-        value
-        for f in meta.local_concrete_fields
-        if f is not meta.auto_field
-        for value in by_column.get(f.attname, ())
-    ]
-    return [*params, "VALID", now, now, Credential.Issuer.HUB.value, "ALWAYS"]
+    return [
+        common["cso_id"], common["evse_id"], common["cso_session_id"], common["presented"].type,
+        reference, until, elapsed_ms(common["started"]), now, now, now, now,
+    ]  # fmt: skip
 
 
 def _facts_or_accepted(
