@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Any, ClassVar
 
 from django.core.exceptions import EmptyResultSet
@@ -73,6 +75,51 @@ def statement_cursor(connection: Any) -> Any:
     return prepared() if prepared is not None else connection.cursor()
 
 
+_PLACEHOLDER = re.compile(r"%%|%s")
+_PLAIN_TEXT = re.compile(r"[A-Za-z0-9_.:*-]*")
+
+
+def _literal(value: Any) -> str | None:
+    """A constant as SQL text, for the constants it is safe to write so (None: keep it a parameter)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    if isinstance(value, int):
+        return str(int(value))
+    text = str(value.value) if isinstance(value, Enum) else str(value)
+    return f"'{text}'" if _PLAIN_TEXT.fullmatch(text) else None
+
+
+def _constants_inlined(
+    sql: str, params: list[Any], slotted: dict[int, str]
+) -> tuple[str, list[Any], dict[int, str]]:
+    """The statement with the query's own constants (the ORM's 1 of EXISTS, enumeration values of
+    the filters) written into its text: every parameter is adapted again on every execution, a
+    constant in the text costs nothing once the statement is prepared. The values of the call stay
+    parameters; so does any constant that is not a plain integer or word."""
+    out: list[str] = []
+    kept: list[Any] = []
+    kept_slots: dict[int, str] = {}
+    position, last = 0, 0
+    for match in _PLACEHOLDER.finditer(sql):
+        if match.group() == "%%":
+            continue
+        out.append(sql[last : match.start()])
+        literal = None if position in slotted else _literal(params[position])
+        if literal is None:
+            if position in slotted:
+                kept_slots[len(kept)] = slotted[position]
+            kept.append(params[position])
+            out.append("%s")
+        else:
+            out.append(literal)
+        last = match.end()
+        position += 1
+    if position != len(params):
+        return sql, params, slotted  # placeholders the scan cannot account for: leave it as it is
+    out.append(sql[last:])
+    return "".join(out), kept, kept_slots
+
+
 class PreparedQuery:
     """A read query compiled once, run with new values: `query.first(name=value, ...)`.
 
@@ -105,14 +152,19 @@ class PreparedQuery:
         compiler = self._build(**markers).query.get_compiler(alias)
         sql, params = compiler.as_sql()
         adapted = {name: self._adapt(connection, self._kinds[name], m) for name, m in markers.items()}
-        slots: dict[str, list[int]] = {name: [] for name in markers}
+        slotted: dict[int, str] = {}
         for position, param in enumerate(params):
             for name, marker in adapted.items():
                 if type(param) is type(marker) and param == marker:
-                    slots[name].append(position)
-        missing = [name for name, positions in slots.items() if not positions]
+                    slotted[position] = name
+        missing = [name for name in markers if name not in slotted.values()]
         if missing:
             raise RuntimeError(f"prepared query: parameters {missing} do not reach the SQL")
+        if connection.vendor == "postgresql":
+            sql, params, slotted = _constants_inlined(sql, list(params), slotted)
+        slots: dict[str, list[int]] = {name: [] for name in markers}
+        for position, name in slotted.items():
+            slots[name].append(position)
         columns = [alias_ for _expr, _sql, alias_ in compiler.select[: compiler.col_count]]
         converters = compiler.get_converters([expr for expr, _sql, _alias in compiler.select])
         compiled = _CompiledQuery(sql, tuple(params), slots, columns, compiler, converters)

@@ -281,3 +281,49 @@ def test_bulk_insert_encodes_json_with_the_fields_encoder_as_save_does(cso):
          "routed_to": [{"a": "ü"}, 2]},
     ])  # fmt: skip
     assert AuthorizationRecord.objects.get(authorization_reference="json-1").routed_to == [{"a": "ü"}, 2]
+
+
+def test_constants_are_written_into_the_sql_and_the_values_stay_parameters():
+    from clearinghouse.db import _constants_inlined
+
+    stamp = datetime(2026, 1, 2, tzinfo=UTC)
+    sql = (
+        "SELECT %s AS a, x LIKE '50%%' FROM t"
+        " WHERE s = %s AND v = %s AND n = %s AND q = %s AND b = %s AND d > %s"
+    )
+    params = [1, Partner.Status.ACTIVE, "marker", 42, "it's", True, stamp]
+    text, kept, slots = _constants_inlined(sql, params, {2: "value", 3: "number"})
+    assert text == (
+        "SELECT 1 AS a, x LIKE '50%%' FROM t WHERE s = 'ACTIVE' AND v = %s AND n = %s AND q = %s"
+        " AND b = %s AND d > %s"
+    )
+    # The call's values, a quote, a boolean and a date stay parameters, their slots renumbered.
+    assert kept == ["marker", 42, "it's", True, stamp]
+    assert slots == {0: "value", 1: "number"}
+
+
+def test_a_prepared_query_with_constants_of_its_own_answers_like_the_orm(cso, csp):
+    query = PreparedQuery(
+        lambda party: (
+            Partner.objects.filter(party_id=party, status=Partner.Status.ACTIVE, is_cso=True)
+            .annotate(agreed=Exists(RoamingAgreement.objects.filter(cso_id=OuterRef("pk"), status="ACTIVE")))
+            .values("pk", "agreed")
+            .order_by()[:1]
+        ),
+        party=str,
+    )
+    for party in ("ACH", "BMO", "ZZZ"):
+        expected = next(
+            iter(
+                Partner.objects.filter(party_id=party, status=Partner.Status.ACTIVE, is_cso=True)
+                .annotate(
+                    agreed=Exists(RoamingAgreement.objects.filter(cso_id=OuterRef("pk"), status="ACTIVE"))
+                )
+                .values("pk", "agreed")
+            ),
+            None,
+        )
+        assert query.first(party=party) == expected
+    if connection.vendor == "postgresql":
+        sql, params = query.statement(party="ACH")
+        assert "'ACTIVE'" in sql and params.count("ACH") == 1
