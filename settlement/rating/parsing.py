@@ -101,6 +101,8 @@ def parse_datetime(value: Any, field: str) -> datetime:
     """
     if isinstance(value, datetime):
         parsed = value
+    elif type(value) is str and (known := _PARSED_MOMENTS.get(value)) is not None:
+        return known
     elif isinstance(value, str):
         match = _DATETIME_RE.match(value.strip())
         if match is None:
@@ -122,7 +124,18 @@ def parse_datetime(value: Any, field: str) -> datetime:
         raise RatingError(INVALID_DATETIME, f"{field}: expected a date-time string, got {value!r}")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    parsed = parsed.astimezone(UTC)
+    if type(value) is str:
+        if len(_PARSED_MOMENTS) >= _PARSED_MOMENTS_MAX:
+            _PARSED_MOMENTS.clear()
+        _PARSED_MOMENTS[value] = parsed
+    return parsed
+
+
+# The texts parsed last (a CDR names its start again as its first period's start, a batch of CDRs
+# shares its moments) with their results: datetimes are immutable. Emptied when full.
+_PARSED_MOMENTS: dict[str, datetime] = {}
+_PARSED_MOMENTS_MAX = 4096
 
 
 def parse_time_of_day(value: Any, field: str) -> int:
