@@ -8,6 +8,8 @@ from datetime import datetime
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from clearinghouse.db import statement_cursor
+
 from ..models import Sdr, SdrEvent, SdrState
 from ..validation.context import StoredSdr
 
@@ -61,7 +63,9 @@ def stored_sdrs(*, cso_id: int, sdr_ids: Iterable[str]) -> dict[str, StoredSdr]:
     if not wanted:
         return {}
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        # Server-side binding: 500 ids travel as one array parameter, not quoted into the text,
+        # and the connection plans the statement once.
+        with statement_cursor(connection) as cursor:
             cursor.execute(_STORED_SQL, [sorted(wanted), cso_id])
             rows = cursor.fetchall()
         return {row[1]: StoredSdr(*row) for row in rows}
