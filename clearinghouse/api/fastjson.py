@@ -16,7 +16,6 @@ a string, an integer beyond 64 bits) and pretty-printing go to DRF's renderer.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
@@ -25,7 +24,11 @@ from rest_framework.utils.mediatypes import parse_header_parameters
 
 from .parsers import I3JSONParser
 
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+# A run of 19 digits, found as a run of 19 zeros once every digit is a zero: two passes in C over
+# the body (translate, then a substring search) where the regular expression [0-9]{19} counts
+# forward from every digit of a 600 kB body, some 3% of a bulk request's CPU.
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
 _UTF8 = frozenset({"utf-8", "utf8"})
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
@@ -35,7 +38,7 @@ class BulkJSONParser(I3JSONParser):
 
     def load(self, body: bytes, media_type: str | None, parser_context: Any) -> Any:
         encoding = (parser_context or {}).get("encoding") or "utf-8"
-        if encoding.lower() in _UTF8 and _LONG_DIGITS.search(body) is None:
+        if encoding.lower() in _UTF8 and _LONG_RUN not in bytes(body).translate(_DIGITS_TO_ZERO):
             try:
                 return orjson.loads(body)
             except orjson.JSONDecodeError:

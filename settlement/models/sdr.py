@@ -81,11 +81,18 @@ class Sdr(models.Model):
     state = models.CharField(max_length=9, choices=SdrState.choices)
     credit = models.BooleanField(default=False)
     credit_reference_id = models.CharField(max_length=39, blank=True)
+    # The links below are empty on nearly every SDR: their indexes (in Meta) hold only the rows
+    # that have one, so storing an SDR adds no entry to them.
     credit_of = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="credits"
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="credits", db_index=False
     )
     replacement_of = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replacements"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="replacements",
+        db_index=False,
     )
     session_id = models.CharField("session id", max_length=36, blank=True)
     contract_id = models.CharField("contract ID", max_length=36, blank=True, help_text="normalised eMAID")
@@ -120,7 +127,12 @@ class Sdr(models.Model):
     # the SDR's one link to a statement line (see SettlementBucket); SETTLED is "ACCEPTED in a
     # closed bucket", never written to the SDR row.
     bucket = models.ForeignKey(
-        "settlement.SettlementBucket", on_delete=models.PROTECT, null=True, blank=True, related_name="sdrs"
+        "settlement.SettlementBucket",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sdrs",
+        db_index=False,  # partial: see Meta.indexes
     )
     # Moves with every state change: the `since` of GET /sdrs/ reads it.
     updated_at = models.DateTimeField(default=timezone.now)
@@ -203,6 +215,15 @@ class Sdr(models.Model):
             # Staff search by contract ID and session id; pseudonymisation of an erased contract.
             models.Index(fields=["contract_id"], name="sdr_contract"),
             models.Index(fields=["session_id"], name="sdr_session"),
+            # The credits and replacements of an SDR, the SDRs of a bucket: only rows with a link.
+            # A lookup by value (credit_of_id = x) implies the condition, so it uses them.
+            models.Index(fields=["credit_of"], name="sdr_credit_of", condition=Q(credit_of__isnull=False)),
+            models.Index(
+                fields=["replacement_of"],
+                name="sdr_replacement_of",
+                condition=Q(replacement_of__isnull=False),
+            ),
+            models.Index(fields=["bucket"], name="sdr_bucket", condition=Q(bucket__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -232,7 +253,8 @@ class SdrChargingPeriod(models.Model):
     """One charging period of an SDR (an IEC 63119 charging transaction), with its volumes as
     columns; it ends where the next one starts, the last one at the session end."""
 
-    sdr = models.ForeignKey(Sdr, on_delete=models.CASCADE, related_name="periods")
+    # No index of its own: sdr_period_unique_index leads with the SDR.
+    sdr = models.ForeignKey(Sdr, on_delete=models.CASCADE, related_name="periods", db_index=False)
     index = models.PositiveSmallIntegerField()
     start_date_time = models.DateTimeField()
     end_date_time = models.DateTimeField()
@@ -297,8 +319,14 @@ class SdrEvent(models.Model):
     from_state = models.CharField(max_length=9, choices=SdrState.choices)
     to_state = models.CharField(max_length=9, choices=SdrState.choices)
     actor = models.CharField(max_length=3, choices=Actor.choices)
+    # Empty for the hub's own transitions (most of them): indexed only where set (Meta).
     partner = models.ForeignKey(
-        "partners.Partner", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "partners.Partner",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     reason_code = models.CharField(max_length=40, blank=True)
     message = models.CharField(max_length=500, blank=True)
@@ -307,6 +335,9 @@ class SdrEvent(models.Model):
     class Meta:
         verbose_name = "SDR event"
         ordering = ["sdr_id", "id"]
+        indexes = [
+            models.Index(fields=["partner"], name="sdr_event_partner", condition=Q(partner__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.from_state} → {self.to_state} by {self.actor}"

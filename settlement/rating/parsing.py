@@ -101,10 +101,23 @@ def parse_datetime(value: Any, field: str) -> datetime:
     """
     if isinstance(value, datetime):
         parsed = value
+    elif type(value) is str and (known := _PARSED_MOMENTS.get(value)) is not None:
+        return known
     elif isinstance(value, str):
-        match = _DATETIME_RE.match(value.strip())
+        text = value.strip()
+        match = _DATETIME_RE.match(text)
         if match is None:
             raise RatingError(INVALID_DATETIME, f"{field}: not an RFC 3339 date-time: {value!r}")
+        if len(text) in _UTC_LENGTHS and text[-1] == "Z" and text[10] == "T":
+            # The common shape (UTC, no fraction or one of 3 or 6 digits): fromisoformat reads
+            # it to the same value at a quarter of the cost, and refuses (ValueError) what it
+            # cannot read alike (hour 24, non-ASCII digits), which the general path then reads.
+            try:
+                parsed = datetime.fromisoformat(text[:-1] + "+00:00")
+            except ValueError:
+                pass
+            else:
+                return _remember(value, parsed)
         year, month, day, hour, minute, second, fraction, offset = match.groups()
         micro = int((fraction or "0")[:6].ljust(6, "0"))
         tz = UTC
@@ -122,7 +135,25 @@ def parse_datetime(value: Any, field: str) -> datetime:
         raise RatingError(INVALID_DATETIME, f"{field}: expected a date-time string, got {value!r}")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    parsed = parsed.astimezone(UTC)
+    return _remember(value, parsed) if type(value) is str else parsed
+
+
+def _remember(text: str, moment: datetime) -> datetime:
+    if len(_PARSED_MOMENTS) >= _PARSED_MOMENTS_MAX:
+        _PARSED_MOMENTS.clear()
+    _PARSED_MOMENTS[text] = moment
+    return moment
+
+
+# YYYY-MM-DDTHH:MM:SSZ with no fraction, or one of 3 or 6 digits.
+_UTC_LENGTHS = frozenset({20, 24, 27})
+
+
+# The texts parsed last (a CDR names its start again as its first period's start, a batch of CDRs
+# shares its moments) with their results: datetimes are immutable. Emptied when full.
+_PARSED_MOMENTS: dict[str, datetime] = {}
+_PARSED_MOMENTS_MAX = 4096
 
 
 def parse_time_of_day(value: Any, field: str) -> int:

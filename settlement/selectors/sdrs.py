@@ -5,12 +5,55 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from clearinghouse.db import statement_cursor
 
 from ..models import Sdr, SdrEvent, SdrState
 from ..validation.context import StoredSdr
 
 REJECTED = SdrState.REJECTED
+
+
+_STORED_COLUMNS = (
+    "pk",
+    "sdr_id",
+    "state",
+    "credit",
+    "credited",
+    "content_hash",
+    "csp_id",
+    "contract_id",
+    "evse_id",
+    "currency",
+    "total_cost_excl_vat",
+    "total_cost_incl_vat",
+    "hub_cost_excl_vat",
+    "hub_cost_incl_vat",
+)
+
+# On PostgreSQL, one probe of sdr_unique_cso_sdr_id per id, whatever the statistics say. Written as
+# `cso_id = x AND sdr_id = ANY(ids)`, the planner may instead read every SDR of the CSO through
+# sdr_cso_updated and filter them: it does when the table has no statistics yet (a new database,
+# autovacuum off or behind), where cso_id = x looks as selective as 500 ids, and the read then grows
+# with the CSO's SDRs (30 ms at 40,000, against 2 ms for the probes). LIMIT 1 keeps the lateral
+# subquery a per-id index probe (the index is unique: there is at most one row to find).
+_STORED_SQL = """
+SELECT s.id, s.sdr_id, s.state, s.credit,
+       EXISTS (
+           SELECT 1 FROM settlement_sdr c
+           WHERE c.credit_of_id = s.id AND c.credit AND NOT c.state = 'REJECTED'
+       ),
+       s.content_hash, s.csp_id, s.contract_id, s.evse_id, s.currency,
+       s.total_cost_excl_vat, s.total_cost_incl_vat, s.hub_cost_excl_vat, s.hub_cost_incl_vat
+FROM unnest(%s::varchar[]) AS wanted(sdr_id)
+CROSS JOIN LATERAL (
+    SELECT * FROM settlement_sdr s
+    WHERE s.cso_id = %s AND s.sdr_id = wanted.sdr_id AND NOT s.state = 'REJECTED'
+    LIMIT 1
+) s
+"""
 
 
 def stored_sdrs(*, cso_id: int, sdr_ids: Iterable[str]) -> dict[str, StoredSdr]:
@@ -19,27 +62,19 @@ def stored_sdrs(*, cso_id: int, sdr_ids: Iterable[str]) -> dict[str, StoredSdr]:
     wanted = set(sdr_ids)
     if not wanted:
         return {}
+    if connection.vendor == "postgresql":
+        # Server-side binding: 500 ids travel as one array parameter, not quoted into the text,
+        # and the connection plans the statement once.
+        with statement_cursor(connection) as cursor:
+            cursor.execute(_STORED_SQL, [sorted(wanted), cso_id])
+            rows = cursor.fetchall()
+        return {row[1]: StoredSdr(*row) for row in rows}
     credited = Sdr.objects.filter(credit_of=OuterRef("pk"), credit=True).exclude(state=REJECTED)
     rows = (
         Sdr.objects.filter(cso_id=cso_id, sdr_id__any_of=wanted)
         .exclude(state=REJECTED)
         .annotate(credited=Exists(credited))
-        .values_list(
-            "pk",
-            "sdr_id",
-            "state",
-            "credit",
-            "credited",
-            "content_hash",
-            "csp_id",
-            "contract_id",
-            "evse_id",
-            "currency",
-            "total_cost_excl_vat",
-            "total_cost_incl_vat",
-            "hub_cost_excl_vat",
-            "hub_cost_incl_vat",
-        )
+        .values_list(*_STORED_COLUMNS)
     )
     return {row[1]: StoredSdr(*row) for row in rows}
 

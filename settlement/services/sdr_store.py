@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from clearinghouse.db import bulk_insert, bulk_insert_values
 
 from .. import lookups, selectors
@@ -46,8 +48,15 @@ def store_batch(
         elif new.row.credit:
             new.extra_events.append((SdrState.VALIDATED, SdrState.ACCEPTED, "CREDIT"))
     # COPY on PostgreSQL (clearinghouse.db.bulk_insert): the widest writes of the intake. Each CDR
-    # is stored as the JSON text its content hash was computed from: encoded once, not twice.
-    bulk_insert([n.row for n in to_insert], documents={"cdr": [n.parse.document for n in to_insert]})
+    # is stored as the JSON text its content hash was computed from: encoded once, not twice; the
+    # rating by orjson (see _rating_text).
+    bulk_insert(
+        [n.row for n in to_insert],
+        documents={
+            "cdr": [n.parse.document for n in to_insert],
+            "rating": [_rating_text(n.row.rating) for n in to_insert],
+        },
+    )
     bulk_insert_values(SdrChargingPeriod, [p for n in live for p in period_rows(n)])
     bulk_insert_values(
         SdrFinding,
@@ -90,6 +99,18 @@ def store_batch(
         ):
             deliver_unpushed(pks=[r["id"] for r in records if r["state"] == SdrState.VALIDATED], now=now)
     return labels
+
+
+def _rating_text(rating: dict[str, Any] | None) -> str | None:
+    """The rating's JSON text for its jsonb column, by orjson: the same value the field's encoder
+    would give (rating_out holds strings, integers, booleans and None only; jsonb keeps no key order
+    nor spacing), at a fraction of the cost. None (the field's own encoding) for anything else."""
+    if rating is None:
+        return None
+    try:
+        return orjson.dumps(rating).decode()
+    except TypeError:
+        return None
 
 
 def accept_credited(credits: list[Sdr], now: datetime) -> list[Sdr]:
