@@ -140,14 +140,14 @@ def credential_owners(*, contract_ids: Iterable[str]) -> dict[str, CredentialOwn
     owners: dict[str, CredentialOwner] = {}
     if not wanted:
         return owners
-    rows = Credential.objects.filter(contract_id__in=wanted).order_by("id")
+    rows = Credential.objects.filter(contract_id__any_of=wanted).order_by("id")
     for contract_id, csp_id, issuer in rows.values_list("contract_id", "csp_id", "issuer"):
         owners.setdefault(
             contract_id, CredentialOwner(csp_id=csp_id, hub_issued=issuer == Credential.Issuer.HUB)
         )
     missing = wanted - owners.keys()
     if missing:
-        for contract_id, csp_id in IssuedContract.objects.filter(contract_id__in=missing).values_list(
+        for contract_id, csp_id in IssuedContract.objects.filter(contract_id__any_of=missing).values_list(
             "contract_id", "csp_id"
         ):
             owners[contract_id] = CredentialOwner(csp_id=csp_id, hub_issued=True)
@@ -161,6 +161,6 @@ def authorizations_by_reference(*, cso_id: int, references: Iterable[str]) -> di
     if not wanted:
         return {}
     records = AuthorizationRecord.objects.filter(
-        cso_id=cso_id, kind=AuthorizationRecord.Kind.START, authorization_reference__in=wanted
+        cso_id=cso_id, kind=AuthorizationRecord.Kind.START, authorization_reference__any_of=wanted
     ).select_related("csp")
     return {record.authorization_reference: record for record in records}
