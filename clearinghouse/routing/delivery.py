@@ -22,7 +22,7 @@ from partners.models import Partner
 from . import client
 from .hooks import hook_run
 from .models import DeliveryChannel, OutboxMessage
-from .selectors import Route, head_due_at, pending_head
+from .selectors import Route, head_due_at, head_of, head_query, pending_head
 
 logger = logging.getLogger(__name__)
 
@@ -43,15 +43,20 @@ def backoff_seconds(attempts: int) -> float:
 # They run for every message sent, so they are written out in SQL rather than built by the ORM.
 
 
-def _update(model: type[models.Model], changes: dict[str, Any], where: str, params: list[Any]) -> int:
-    """UPDATE model's table SET changes (field names, values as the ORM saves them) WHERE where;
-    the number of rows changed."""
+def _update_sql(model: type[models.Model], changes: dict[str, Any], where: str) -> tuple[str, list[Any]]:
+    """UPDATE model's table SET changes (field names, values as the ORM saves them) WHERE where:
+    the statement and the values of its SET clause."""
     columns, values = [], []
     for name, value in changes.items():
         field = model._meta.get_field(name)
         columns.append(f"{connection.ops.quote_name(field.column)} = %s")  # type: ignore[union-attr]
         values.append(field.get_db_prep_save(value, connection))  # type: ignore[union-attr]
-    sql = f"UPDATE {model._meta.db_table} SET {', '.join(columns)} WHERE {where}"  # noqa: S608
+    return f"UPDATE {model._meta.db_table} SET {', '.join(columns)} WHERE {where}", values  # noqa: S608
+
+
+def _update(model: type[models.Model], changes: dict[str, Any], where: str, params: list[Any]) -> int:
+    """UPDATE model's table SET changes WHERE where; the number of rows changed."""
+    sql, values = _update_sql(model, changes, where)
     with connection.cursor() as cursor:
         cursor.execute(sql, values + params)
         return cursor.rowcount
@@ -61,19 +66,56 @@ def _lease_until() -> datetime:
     return timezone.now() + timedelta(seconds=settings.ROUTING_LEASE_SECONDS)
 
 
-def _lease_claim(channel_id: int, token: str) -> bool:
+Head = tuple[OutboxMessage, Route]
+# A change of the lease: the columns set, the WHERE clause and its parameters.
+LeaseChange = tuple[dict[str, Any], str, list[Any]]
+
+
+def _claim_change(channel_id: int, token: str) -> LeaseChange:
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     where = "id = %s AND (lease_until IS NULL OR lease_until < %s)"
-    changes = {"lease_until": _lease_until(), "lease_token": token}
-    return bool(_update(DeliveryChannel, changes, where, [channel_id, now]))
+    return {"lease_until": _lease_until(), "lease_token": token}, where, [channel_id, now]
 
 
-def _lease_renew(channel_id: int, token: str) -> bool:
-    """Extend our lease before each send but the first (the claim has just set it); False when it
-    expired and another worker took the channel (this worker stalled longer than a lease), which
-    must then stop at once."""
-    changes = {"lease_until": _lease_until()}
-    return bool(_update(DeliveryChannel, changes, "id = %s AND lease_token = %s", [channel_id, token]))
+def _renew_change(channel_id: int, token: str) -> LeaseChange:
+    return {"lease_until": _lease_until()}, "id = %s AND lease_token = %s", [channel_id, token]
+
+
+def _lease_with_head(change: LeaseChange, channel_id: int) -> tuple[bool, Head | None]:
+    """Claim or extend the lease and read the channel's head: (whether the lease is ours, the head).
+
+    On PostgreSQL one statement, the UPDATE in a CTE joined with the head's read: every message a
+    worker sends starts with both, and each round trip to the database is latency on the channel,
+    whose messages go out one after the other. The head is read in the statement's snapshot, as
+    a separate read right after the UPDATE would; a message committed after it is found by the next
+    look (before the lease is released and right after, see channel_deliver). SQLite, whose CTEs
+    cannot write, runs the two statements.
+    """
+    changes, where, params = change
+    if connection.vendor != "postgresql":
+        if not _update(DeliveryChannel, changes, where, params):
+            return False, None
+        return True, pending_head(channel_id=channel_id)
+    update, values = _update_sql(DeliveryChannel, changes, where)
+    head, head_params = head_query(channel_id=channel_id)
+    # Names from the models' _meta.
+    sql = f"WITH lease AS ({update} RETURNING id) SELECT head.*, lease.id AS leased_channel_id "
+    sql += f"FROM lease LEFT JOIN ({head}) head ON TRUE"
+    for row in OutboxMessage.objects.raw(sql, values + params + head_params):
+        return True, (head_of(row) if row.pk is not None else None)
+    return False, None
+
+
+def _lease_claim(channel_id: int, token: str) -> tuple[bool, Head | None]:
+    """Take a channel nobody holds (or whose holder's lease expired), with its head."""
+    return _lease_with_head(_claim_change(channel_id, token), channel_id)
+
+
+def _lease_renew(channel_id: int, token: str) -> tuple[bool, Head | None]:
+    """Extend our lease after each message, with the next head; False when the lease expired and
+    another worker took the channel (this worker stalled longer than a lease), which must then stop
+    at once."""
+    return _lease_with_head(_renew_change(channel_id, token), channel_id)
 
 
 def _lease_release(channel_id: int, token: str) -> None:
@@ -133,16 +175,38 @@ def _settle_delivered(message: OutboxMessage, response: client.PartnerResponse) 
     # cancelled it meanwhile; and the on_delivered hook runs once even if a worker that lost its
     # lease delivered it a second time.
     where, params = "id = %s AND state <> %s", [message.pk, OutboxMessage.State.DELIVERED]
+    try:
+        _mark_delivered(message, response, fields, where, params)
+    except _AnswerNotStored as exc:
+        # An answer the database refuses to store (PostgreSQL rejects "\u0000" in JSON) must not
+        # turn a delivered message into one that is sent again and again. The first transaction
+        # rolled back whole, before any hook ran: this one is the only one that counts.
+        fields["response_body"] = None
+        fields["last_error"] = f"answer not kept: {type(exc.__cause__).__name__}"
+        _mark_delivered(message, response, fields, where, params)
+
+
+class _AnswerNotStored(Exception):
+    """The UPDATE that marks a message delivered failed on the partner's answer."""
+
+
+def _mark_delivered(
+    message: OutboxMessage,
+    response: client.PartnerResponse,
+    fields: dict[str, Any],
+    where: str,
+    params: list[Any],
+) -> None:
+    """Mark the message delivered and run its hook, in one transaction (the hook in a savepoint of
+    its own, hook_run). No savepoint around the UPDATE: when it fails, the whole transaction rolls
+    back and the caller starts a new one; a savepoint would cost two more round trips per message."""
     with transaction.atomic():
         try:
-            with transaction.atomic():
-                updated = _update(OutboxMessage, fields, where, params)
-        except DatabaseError as exc:
-            # An answer the database refuses to store (PostgreSQL rejects "\u0000" in JSON) must not
-            # turn a delivered message into one that is sent again and again.
-            fields["response_body"] = None
-            fields["last_error"] = f"answer not kept: {type(exc).__name__}"
             updated = _update(OutboxMessage, fields, where, params)
+        except DatabaseError as exc:
+            if fields["response_body"] is None:
+                raise
+            raise _AnswerNotStored from exc
         if updated:
             message.state = OutboxMessage.State.DELIVERED
             message.delivered_at = fields["delivered_at"]
@@ -220,14 +284,13 @@ def _attempt(message: OutboxMessage, route: Route) -> bool:
 # --- The channel ----------------------------------------------------------------------------------
 
 
-def _deliver_leased(channel_id: int, token: str) -> tuple[int, str]:
-    """Deliver the channel's due messages while holding its lease; (how many were settled, why it
-    stopped: "empty", "waiting", "lost" or "more")."""
+def _deliver_leased(channel_id: int, token: str, found: Head | None) -> tuple[int, str]:
+    """Deliver the channel's due messages while holding its lease, from the head read with the
+    claim; (how many were settled, why it stopped: "empty", "waiting", "lost" or "more")."""
     started = time.monotonic()
     budget = settings.ROUTING_LEASE_SECONDS / 2
     settled = 0
     while True:
-        found = pending_head(channel_id=channel_id)
         if found is None:
             return settled, "empty"
         head, route = found
@@ -235,12 +298,14 @@ def _deliver_leased(channel_id: int, token: str) -> tuple[int, str]:
             return settled, "waiting"
         if settled >= settings.ROUTING_BATCH_SIZE or time.monotonic() - started > budget:
             return settled, "more"
-        if settled and not _lease_renew(channel_id, token):
-            logger.warning("lease on channel %s lost; another worker delivers it", channel_id)
-            return settled, "lost"
         if not _attempt(head, route):
             return settled, "waiting"
         settled += 1
+        # The lease is extended after each message, with the next head in the same statement.
+        renewed, found = _lease_renew(channel_id, token)
+        if not renewed:
+            logger.warning("lease on channel %s lost; another worker delivers it", channel_id)
+            return settled, "lost"
 
 
 def channel_deliver(*, channel_id: int) -> int:
@@ -258,10 +323,11 @@ def channel_deliver(*, channel_id: int) -> int:
     settled = 0
     while True:
         token = uuid.uuid4().hex
-        if not _lease_claim(channel_id, token):
+        claimed, found = _lease_claim(channel_id, token)
+        if not claimed:
             return settled
         try:
-            count, stopped = _deliver_leased(channel_id, token)
+            count, stopped = _deliver_leased(channel_id, token, found)
         finally:
             _lease_release(channel_id, token)
         settled += count
