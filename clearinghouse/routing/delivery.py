@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -20,7 +21,7 @@ from clearinghouse.lib.crypto import decrypt
 from partners.models import Partner
 
 from . import client
-from .hooks import hook_run
+from .hooks import hook_registered, hook_run
 from .models import DeliveryChannel, OutboxMessage
 from .selectors import Route, head_due_at, head_of, head_query, pending_head
 
@@ -199,8 +200,12 @@ def _mark_delivered(
 ) -> None:
     """Mark the message delivered and run its hook, in one transaction (the hook in a savepoint of
     its own, hook_run). No savepoint around the UPDATE: when it fails, the whole transaction rolls
-    back and the caller starts a new one; a savepoint would cost two more round trips per message."""
-    with transaction.atomic():
+    back and the caller starts a new one; a savepoint would cost two more round trips per message.
+    A message without an on_delivered hook needs no transaction: its one UPDATE commits alone (inside
+    a caller's transaction it keeps its savepoint, so that a failure leaves the caller's intact)."""
+    hooked = hook_registered(message.event_type, "on_delivered")
+    alone = not hooked and not connection.in_atomic_block
+    with contextlib.nullcontext() if alone else transaction.atomic():
         try:
             updated = _update(OutboxMessage, fields, where, params)
         except DatabaseError as exc:
@@ -212,9 +217,10 @@ def _mark_delivered(
             message.delivered_at = fields["delivered_at"]
             message.last_status_code = response.status_code
             message.response_body = fields["response_body"]
-            hook_error = hook_run(message, "on_delivered", response.body)
-            if hook_error:
-                OutboxMessage.objects.filter(pk=message.pk).update(last_error=hook_error)
+            if hooked:
+                hook_error = hook_run(message, "on_delivered", response.body)
+                if hook_error:
+                    OutboxMessage.objects.filter(pk=message.pk).update(last_error=hook_error)
 
 
 # --- One attempt ----------------------------------------------------------------------------------
