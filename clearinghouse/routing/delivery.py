@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -18,12 +19,13 @@ from django.utils import timezone
 
 from clearinghouse.api.secrets import field_fernet
 from clearinghouse.lib.crypto import decrypt
+from clearinghouse.tasking import run_in_background
 from partners.models import Partner
 
 from . import client
 from .hooks import hook_registered, hook_run
 from .models import DeliveryChannel, OutboxMessage
-from .selectors import Route, head_due_at, head_of, head_query, pending_head
+from .selectors import Route, channel_leased, head_due_at, head_of, head_query, pending_head
 
 logger = logging.getLogger(__name__)
 
@@ -287,6 +289,60 @@ def _attempt(message: OutboxMessage, route: Route) -> bool:
     return True
 
 
+# --- Starting a channel ---------------------------------------------------------------------------
+
+
+def channel_wake(*, channel_id: int) -> None:
+    """Start delivering a channel whose messages are committed, unless a worker holds it."""
+    from .tasks import deliver_channel
+
+    if channel_leased(channel_id=channel_id):
+        # The worker that holds the lease looks at the queue again after releasing it
+        # (channel_deliver), and the message is committed: a task of its own would only find the
+        # channel busy.
+        return
+    run_in_background(deliver_channel, channel_id)
+
+
+# Channels to which the hooks of the delivery run in progress on this thread wrote (a CSO's answer
+# to a command goes on to the CSP). The run starts them when it ends, or at once when its own
+# channel has more to send: a task and a broker round trip saved for each, in the common case.
+_wakeups = threading.local()
+_WAKEUPS_DELIVERED_PER_RUN = 8
+
+
+def wakeup_collected(channel_id: int) -> bool:
+    """Note a channel to start when the delivery run in progress on this thread ends; False when no
+    run is in progress (the caller starts it)."""
+    collected: list[int] | None = getattr(_wakeups, "channels", None)
+    if collected is None:
+        return False
+    if channel_id not in collected:
+        collected.append(channel_id)
+    return True
+
+
+def _wake_collected(*, deliver: bool) -> None:
+    """Start the channels noted so far: deliver them on this thread (the run is over, the worker is
+    free) or hand them to tasks (the run goes on, or failed). A message committed for a channel
+    whose lease is held is delivered by its holder, which looks at its queue once more after
+    releasing it. A few channels at most are delivered here, so that hooks that keep writing to
+    each other's channels cannot hold one task forever."""
+    collected: list[int] = _wakeups.channels
+    runs = 0
+    while collected:
+        channel_id = collected.pop(0)
+        if deliver and runs < _WAKEUPS_DELIVERED_PER_RUN:
+            runs += 1
+            channel_deliver(channel_id=channel_id)
+            continue
+        try:
+            channel_wake(channel_id=channel_id)
+        except Exception:
+            # As Django's robust on-commit callbacks: the messages are committed, the sweep sends them.
+            logger.exception("starting the delivery of channel %s failed; the sweep starts it", channel_id)
+
+
 # --- The channel ----------------------------------------------------------------------------------
 
 
@@ -312,6 +368,9 @@ def _deliver_leased(channel_id: int, token: str, found: Head | None) -> tuple[in
         if not renewed:
             logger.warning("lease on channel %s lost; another worker delivers it", channel_id)
             return settled, "lost"
+        if found is not None:
+            # More to send here: the channels the hooks wrote to must not wait for this one.
+            _wake_collected(deliver=False)
 
 
 def channel_deliver(*, channel_id: int) -> int:
@@ -325,7 +384,27 @@ def channel_deliver(*, channel_id: int) -> int:
     A writer does not start a delivery for a channel whose lease is held (services._schedule): the
     holder looks at the queue once more after releasing the lease, so a message written while the
     holder found the queue empty is delivered by the holder, without a task of its own.
+
+    What the hooks write to other channels (a CSO's answer to a command, for the CSP) is started
+    when the run ends: delivered by this worker once its channel is done (the broker's round trip,
+    a task's overhead and a second worker process saved), or by tasks of their own when the channel
+    has more to send or the run fails. The count returned is this channel's alone.
     """
+    if getattr(_wakeups, "channels", None) is not None:
+        return _channel_deliver(channel_id)  # started by the run in progress on this thread
+    _wakeups.channels = []
+    try:
+        settled = _channel_deliver(channel_id)
+        _wake_collected(deliver=True)
+    except BaseException:
+        _wake_collected(deliver=False)  # nothing the hooks wrote waits for the sweep
+        raise
+    finally:
+        _wakeups.channels = None
+    return settled
+
+
+def _channel_deliver(channel_id: int) -> int:
     settled = 0
     while True:
         token = uuid.uuid4().hex
