@@ -305,41 +305,48 @@ def channel_wake(*, channel_id: int) -> None:
 
 
 # Channels to which the hooks of the delivery run in progress on this thread wrote (a CSO's answer
-# to a command goes on to the CSP). The run starts them when it ends, or at once when its own
-# channel has more to send: a task and a broker round trip saved for each, in the common case.
+# to a command goes on to the CSP), each with the lease the run took on it at once: a writer that
+# finds it held leaves the message to the run, which delivers the channel when its own is done (a
+# task and a broker round trip saved for each, and no task that would only find the channel busy),
+# or hands it to a task at once when its own channel has more to send.
 _wakeups = threading.local()
 _WAKEUPS_DELIVERED_PER_RUN = 8
 
 
 def wakeup_collected(channel_id: int) -> bool:
-    """Note a channel to start when the delivery run in progress on this thread ends; False when no
-    run is in progress (the caller starts it)."""
-    collected: list[int] | None = getattr(_wakeups, "channels", None)
+    """Take a channel over for the delivery run in progress on this thread; False when no run is in
+    progress (the caller starts the channel)."""
+    collected: dict[int, str] | None = getattr(_wakeups, "channels", None)
     if collected is None:
         return False
     if channel_id not in collected:
-        collected.append(channel_id)
+        token = uuid.uuid4().hex
+        claim = _claim_change(channel_id, token)
+        if _update(DeliveryChannel, *claim):
+            collected[channel_id] = token
+        # Otherwise its holder delivers the message, as it would for any writer.
     return True
 
 
 def _wake_collected(*, deliver: bool) -> None:
-    """Start the channels noted so far: deliver them on this thread (the run is over, the worker is
-    free) or hand them to tasks (the run goes on, or failed). A message committed for a channel
-    whose lease is held is delivered by its holder, which looks at its queue once more after
-    releasing it. A few channels at most are delivered here, so that hooks that keep writing to
-    each other's channels cannot hold one task forever."""
-    collected: list[int] = _wakeups.channels
+    """Deliver the channels taken over so far on this thread (the run is over, the worker is free),
+    or hand them to tasks (the run goes on, or failed). A few at most are delivered here, so that
+    hooks that keep writing to each other's channels cannot hold one task forever."""
+    collected: dict[int, str] = _wakeups.channels
     runs = 0
     while collected:
-        channel_id = collected.pop(0)
+        channel_id = next(iter(collected))
+        token = collected.pop(channel_id)
         if deliver and runs < _WAKEUPS_DELIVERED_PER_RUN:
             runs += 1
-            channel_deliver(channel_id=channel_id)
+            _channel_deliver(channel_id, token)
             continue
         try:
+            _lease_release(channel_id, token)
             channel_wake(channel_id=channel_id)
         except Exception:
-            # As Django's robust on-commit callbacks: the messages are committed, the sweep sends them.
+            # As Django's robust on-commit callbacks: the messages are committed, and the sweep
+            # starts the channel once the lease has expired.
             logger.exception("starting the delivery of channel %s failed; the sweep starts it", channel_id)
 
 
@@ -385,14 +392,14 @@ def channel_deliver(*, channel_id: int) -> int:
     holder looks at the queue once more after releasing the lease, so a message written while the
     holder found the queue empty is delivered by the holder, without a task of its own.
 
-    What the hooks write to other channels (a CSO's answer to a command, for the CSP) is started
-    when the run ends: delivered by this worker once its channel is done (the broker's round trip,
-    a task's overhead and a second worker process saved), or by tasks of their own when the channel
+    The channels the hooks write to (a CSO's answer to a command goes to the CSP) are taken over at
+    once (their lease) and delivered by this worker once its channel is done (the broker's round
+    trip, a task's overhead and a second worker process saved), or handed to tasks when its channel
     has more to send or the run fails. The count returned is this channel's alone.
     """
     if getattr(_wakeups, "channels", None) is not None:
         return _channel_deliver(channel_id)  # started by the run in progress on this thread
-    _wakeups.channels = []
+    _wakeups.channels = {}
     try:
         settled = _channel_deliver(channel_id)
         _wake_collected(deliver=True)
@@ -404,11 +411,16 @@ def channel_deliver(*, channel_id: int) -> int:
     return settled
 
 
-def _channel_deliver(channel_id: int) -> int:
+def _channel_deliver(channel_id: int, held: str | None = None) -> int:
+    """channel_deliver's loop; `held`: the token of a lease this thread took already."""
     settled = 0
     while True:
-        token = uuid.uuid4().hex
-        claimed, found = _lease_claim(channel_id, token)
+        if held:
+            token, held = held, None
+            claimed, found = _lease_renew(channel_id, token)
+        else:
+            token = uuid.uuid4().hex
+            claimed, found = _lease_claim(channel_id, token)
         if not claimed:
             return settled
         try:
