@@ -440,3 +440,6 @@ def _channel_deliver(channel_id: int, held: str | None = None) -> int:
         due = head_due_at(channel_id=channel_id)
         if due is None or due > timezone.now():
             return settled
+        # A message came in as the lease was released: this channel goes on, and the channels its
+        # hooks wrote to must not wait for it.
+        _wake_collected(deliver=False)

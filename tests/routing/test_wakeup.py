@@ -198,6 +198,39 @@ def test_what_a_hook_writes_gets_a_task_at_once_while_its_channel_has_more(serve
 
 
 @pytest.mark.django_db(transaction=True)
+def test_what_a_hook_writes_gets_a_task_when_its_channel_goes_on_after_the_release(
+    server, partner, monkeypatch
+):
+    other = onboard(name="Delta", country="NL", party="DLT", roles=["CSP"], endpoint=server.url)
+    answered_to(other)
+    with queued_only():
+        asked = send(partner, event_type="ask", seq=1)
+    release = delivery._lease_release
+
+    def writer_in_between(channel_id: int, token: str) -> None:
+        release(channel_id, token)
+        if channel_id == asked.channel_id and not OutboxMessage.objects.filter(payload__seq=2).exists():
+            # Another writer (its own thread and connection) finds the channel free: its task is
+            # not run here; the holder finds the message when it looks after the release.
+            with queued_only():
+                write = close_connection_after(lambda: send(partner, event_type="ask", seq=2))
+                writer = threading.Thread(target=write)
+                writer.start()
+                writer.join(5)
+
+    monkeypatch.setattr(delivery, "_lease_release", writer_in_between)
+    tasks: list[tuple[int, int]] = []
+    monkeypatch.setattr(
+        deliver_channel, "delay", lambda channel_id: tasks.append((channel_id, len(sent(server))))
+    )
+    assert channel_deliver(channel_id=asked.channel_id) == 2
+    first_answer = OutboxMessage.objects.filter(event_type="answer").order_by("id").first()
+    # The first answer's channel got its task before the run went on with the second ask.
+    assert tasks == [(first_answer.channel_id, 1)]
+    assert sent(server) == [("ask", 1), ("ask", 2), ("answer", 1), ("answer", 2)]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_what_a_hook_wrote_gets_a_task_when_the_run_fails(server, partner, started, monkeypatch):
     other = onboard(name="Delta", country="NL", party="DLT", roles=["CSP"], endpoint=server.url)
     answered_to(other)
