@@ -305,48 +305,41 @@ def channel_wake(*, channel_id: int) -> None:
 
 
 # Channels to which the hooks of the delivery run in progress on this thread wrote (a CSO's answer
-# to a command goes on to the CSP), each with the lease the run took on it at once: a writer that
-# finds it held leaves the message to the run, which delivers the channel when its own is done (a
-# task and a broker round trip saved for each, and no task that would only find the channel busy),
-# or hands it to a task at once when its own channel has more to send.
+# to a command goes on to the CSP). The run delivers them when its own channel is done (a task and
+# a broker round trip saved for each), or hands them to tasks at once when its own channel has more
+# to send. Their leases are not taken meanwhile: a writer that finds such a channel free starts it
+# at once (the run then finds it busy and leaves it), so its messages never wait for this run.
 _wakeups = threading.local()
 _WAKEUPS_DELIVERED_PER_RUN = 8
 
 
 def wakeup_collected(channel_id: int) -> bool:
-    """Take a channel over for the delivery run in progress on this thread; False when no run is in
-    progress (the caller starts the channel)."""
-    collected: dict[int, str] | None = getattr(_wakeups, "channels", None)
+    """Note a channel to start when the delivery run in progress on this thread ends; False when no
+    run is in progress (the caller starts the channel)."""
+    collected: list[int] | None = getattr(_wakeups, "channels", None)
     if collected is None:
         return False
     if channel_id not in collected:
-        token = uuid.uuid4().hex
-        claim = _claim_change(channel_id, token)
-        if _update(DeliveryChannel, *claim):
-            collected[channel_id] = token
-        # Otherwise its holder delivers the message, as it would for any writer.
+        collected.append(channel_id)
     return True
 
 
 def _wake_collected(*, deliver: bool) -> None:
-    """Deliver the channels taken over so far on this thread (the run is over, the worker is free),
-    or hand them to tasks (the run goes on, or failed). A few at most are delivered here, so that
-    hooks that keep writing to each other's channels cannot hold one task forever."""
-    collected: dict[int, str] = _wakeups.channels
+    """Start the channels noted so far: deliver them on this thread (the run is over, the worker is
+    free) or hand them to tasks (the run goes on, or failed). A few at most are delivered here, so
+    that hooks that keep writing to each other's channels cannot hold one task forever."""
+    collected: list[int] = _wakeups.channels
     runs = 0
     while collected:
-        channel_id = next(iter(collected))
-        token = collected.pop(channel_id)
+        channel_id = collected.pop(0)
         if deliver and runs < _WAKEUPS_DELIVERED_PER_RUN:
             runs += 1
-            _channel_deliver(channel_id, token)
+            _channel_deliver(channel_id)
             continue
         try:
-            _lease_release(channel_id, token)
             channel_wake(channel_id=channel_id)
         except Exception:
-            # As Django's robust on-commit callbacks: the messages are committed, and the sweep
-            # starts the channel once the lease has expired.
+            # As Django's robust on-commit callbacks: the messages are committed, the sweep sends them.
             logger.exception("starting the delivery of channel %s failed; the sweep starts it", channel_id)
 
 
@@ -392,14 +385,14 @@ def channel_deliver(*, channel_id: int) -> int:
     holder looks at the queue once more after releasing the lease, so a message written while the
     holder found the queue empty is delivered by the holder, without a task of its own.
 
-    The channels the hooks write to (a CSO's answer to a command goes to the CSP) are taken over at
-    once (their lease) and delivered by this worker once its channel is done (the broker's round
-    trip, a task's overhead and a second worker process saved), or handed to tasks when its channel
-    has more to send or the run fails. The count returned is this channel's alone.
+    The channels the hooks write to (a CSO's answer to a command goes to the CSP) are delivered by
+    this worker once its channel is done (the broker's round trip and a task's overhead saved), or
+    handed to tasks when its channel has more to send or the run fails. The count returned is this
+    channel's alone.
     """
     if getattr(_wakeups, "channels", None) is not None:
         return _channel_deliver(channel_id)  # started by the run in progress on this thread
-    _wakeups.channels = {}
+    _wakeups.channels = []
     try:
         settled = _channel_deliver(channel_id)
         _wake_collected(deliver=True)
@@ -411,16 +404,11 @@ def channel_deliver(*, channel_id: int) -> int:
     return settled
 
 
-def _channel_deliver(channel_id: int, held: str | None = None) -> int:
-    """channel_deliver's loop; `held`: the token of a lease this thread took already."""
+def _channel_deliver(channel_id: int) -> int:
     settled = 0
     while True:
-        if held:
-            token, held = held, None
-            claimed, found = _lease_renew(channel_id, token)
-        else:
-            token = uuid.uuid4().hex
-            claimed, found = _lease_claim(channel_id, token)
+        token = uuid.uuid4().hex
+        claimed, found = _lease_claim(channel_id, token)
         if not claimed:
             return settled
         try:
@@ -440,6 +428,8 @@ def _channel_deliver(channel_id: int, held: str | None = None) -> int:
         due = head_due_at(channel_id=channel_id)
         if due is None or due > timezone.now():
             return settled
-        # A message came in as the lease was released: this channel goes on, and the channels its
-        # hooks wrote to must not wait for it.
+        # A message came in as the lease was released: this channel goes on (this run delivers
+        # what was written for it), and the channels its hooks wrote to must not wait for it.
+        if channel_id in _wakeups.channels:
+            _wakeups.channels.remove(channel_id)
         _wake_collected(deliver=False)

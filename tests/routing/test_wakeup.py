@@ -151,32 +151,6 @@ def test_what_a_hook_writes_is_delivered_by_the_same_run_when_its_channel_is_don
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_writer_leaves_a_channel_the_run_took_over_to_the_run(server, partner, started, monkeypatch):
-    # The run takes the lease of the channel its hook wrote to at once: a message written for it
-    # before the run gets to it starts no task of its own (which would only find the channel busy).
-    other = onboard(name="Delta", country="NL", party="DLT", roles=["CSP"], endpoint=server.url)
-    answered_to(other)
-    with queued_only():
-        asked = send(partner, event_type="ask", seq=1)
-    release = delivery._lease_release
-
-    def writer_in_between(channel_id: int, token: str) -> None:
-        if channel_id == asked.channel_id:
-            # Another writer (a request on another thread, its own connection) writes for it.
-            write = close_connection_after(lambda: send(other, event_type="note", seq=2))
-            writer = threading.Thread(target=write)
-            writer.start()
-            writer.join(5)
-        release(channel_id, token)
-
-    monkeypatch.setattr(delivery, "_lease_release", writer_in_between)
-    assert channel_deliver(channel_id=asked.channel_id) == 1
-    assert started == []
-    assert sent(server) == [("ask", 1), ("answer", 1), ("note", 2)]
-    assert DeliveryChannel.objects.filter(lease_until__isnull=False).count() == 0
-
-
-@pytest.mark.django_db(transaction=True)
 def test_what_a_hook_writes_gets_a_task_at_once_while_its_channel_has_more(server, partner, monkeypatch):
     other = onboard(name="Delta", country="NL", party="DLT", roles=["CSP"], endpoint=server.url)
     answered_to(other)
