@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -17,12 +19,13 @@ from django.utils import timezone
 
 from clearinghouse.api.secrets import field_fernet
 from clearinghouse.lib.crypto import decrypt
+from clearinghouse.tasking import run_in_background
 from partners.models import Partner
 
 from . import client
-from .hooks import hook_run
+from .hooks import hook_registered, hook_run
 from .models import DeliveryChannel, OutboxMessage
-from .selectors import Route, head_due_at, pending_head
+from .selectors import Route, channel_leased, head_due_at, head_of, head_query, pending_head
 
 logger = logging.getLogger(__name__)
 
@@ -43,15 +46,20 @@ def backoff_seconds(attempts: int) -> float:
 # They run for every message sent, so they are written out in SQL rather than built by the ORM.
 
 
-def _update(model: type[models.Model], changes: dict[str, Any], where: str, params: list[Any]) -> int:
-    """UPDATE model's table SET changes (field names, values as the ORM saves them) WHERE where;
-    the number of rows changed."""
+def _update_sql(model: type[models.Model], changes: dict[str, Any], where: str) -> tuple[str, list[Any]]:
+    """UPDATE model's table SET changes (field names, values as the ORM saves them) WHERE where:
+    the statement and the values of its SET clause."""
     columns, values = [], []
     for name, value in changes.items():
         field = model._meta.get_field(name)
         columns.append(f"{connection.ops.quote_name(field.column)} = %s")  # type: ignore[union-attr]
         values.append(field.get_db_prep_save(value, connection))  # type: ignore[union-attr]
-    sql = f"UPDATE {model._meta.db_table} SET {', '.join(columns)} WHERE {where}"  # noqa: S608
+    return f"UPDATE {model._meta.db_table} SET {', '.join(columns)} WHERE {where}", values  # noqa: S608
+
+
+def _update(model: type[models.Model], changes: dict[str, Any], where: str, params: list[Any]) -> int:
+    """UPDATE model's table SET changes WHERE where; the number of rows changed."""
+    sql, values = _update_sql(model, changes, where)
     with connection.cursor() as cursor:
         cursor.execute(sql, values + params)
         return cursor.rowcount
@@ -61,19 +69,56 @@ def _lease_until() -> datetime:
     return timezone.now() + timedelta(seconds=settings.ROUTING_LEASE_SECONDS)
 
 
-def _lease_claim(channel_id: int, token: str) -> bool:
+Head = tuple[OutboxMessage, Route]
+# A change of the lease: the columns set, the WHERE clause and its parameters.
+LeaseChange = tuple[dict[str, Any], str, list[Any]]
+
+
+def _claim_change(channel_id: int, token: str) -> LeaseChange:
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     where = "id = %s AND (lease_until IS NULL OR lease_until < %s)"
-    changes = {"lease_until": _lease_until(), "lease_token": token}
-    return bool(_update(DeliveryChannel, changes, where, [channel_id, now]))
+    return {"lease_until": _lease_until(), "lease_token": token}, where, [channel_id, now]
 
 
-def _lease_renew(channel_id: int, token: str) -> bool:
-    """Extend our lease before each send but the first (the claim has just set it); False when it
-    expired and another worker took the channel (this worker stalled longer than a lease), which
-    must then stop at once."""
-    changes = {"lease_until": _lease_until()}
-    return bool(_update(DeliveryChannel, changes, "id = %s AND lease_token = %s", [channel_id, token]))
+def _renew_change(channel_id: int, token: str) -> LeaseChange:
+    return {"lease_until": _lease_until()}, "id = %s AND lease_token = %s", [channel_id, token]
+
+
+def _lease_with_head(change: LeaseChange, channel_id: int) -> tuple[bool, Head | None]:
+    """Claim or extend the lease and read the channel's head: (whether the lease is ours, the head).
+
+    On PostgreSQL one statement, the UPDATE in a CTE joined with the head's read: every message a
+    worker sends starts with both, and each round trip to the database is latency on the channel,
+    whose messages go out one after the other. The head is read in the statement's snapshot, as
+    a separate read right after the UPDATE would; a message committed after it is found by the next
+    look (before the lease is released and right after, see channel_deliver). SQLite, whose CTEs
+    cannot write, runs the two statements.
+    """
+    changes, where, params = change
+    if connection.vendor != "postgresql":
+        if not _update(DeliveryChannel, changes, where, params):
+            return False, None
+        return True, pending_head(channel_id=channel_id)
+    update, values = _update_sql(DeliveryChannel, changes, where)
+    head, head_params = head_query(channel_id=channel_id)
+    # Names from the models' _meta.
+    sql = f"WITH lease AS ({update} RETURNING id) SELECT head.*, lease.id AS leased_channel_id "
+    sql += f"FROM lease LEFT JOIN ({head}) head ON TRUE"
+    for row in OutboxMessage.objects.raw(sql, values + params + head_params):
+        return True, (head_of(row) if row.pk is not None else None)
+    return False, None
+
+
+def _lease_claim(channel_id: int, token: str) -> tuple[bool, Head | None]:
+    """Take a channel nobody holds (or whose holder's lease expired), with its head."""
+    return _lease_with_head(_claim_change(channel_id, token), channel_id)
+
+
+def _lease_renew(channel_id: int, token: str) -> tuple[bool, Head | None]:
+    """Extend our lease after each message, with the next head; False when the lease expired and
+    another worker took the channel (this worker stalled longer than a lease), which must then stop
+    at once."""
+    return _lease_with_head(_renew_change(channel_id, token), channel_id)
 
 
 def _lease_release(channel_id: int, token: str) -> None:
@@ -133,24 +178,51 @@ def _settle_delivered(message: OutboxMessage, response: client.PartnerResponse) 
     # cancelled it meanwhile; and the on_delivered hook runs once even if a worker that lost its
     # lease delivered it a second time.
     where, params = "id = %s AND state <> %s", [message.pk, OutboxMessage.State.DELIVERED]
-    with transaction.atomic():
+    try:
+        _mark_delivered(message, response, fields, where, params)
+    except _AnswerNotStored as exc:
+        # An answer the database refuses to store (PostgreSQL rejects "\u0000" in JSON) must not
+        # turn a delivered message into one that is sent again and again. The first transaction
+        # rolled back whole, before any hook ran: this one is the only one that counts.
+        fields["response_body"] = None
+        fields["last_error"] = f"answer not kept: {type(exc.__cause__).__name__}"
+        _mark_delivered(message, response, fields, where, params)
+
+
+class _AnswerNotStored(Exception):
+    """The UPDATE that marks a message delivered failed on the partner's answer."""
+
+
+def _mark_delivered(
+    message: OutboxMessage,
+    response: client.PartnerResponse,
+    fields: dict[str, Any],
+    where: str,
+    params: list[Any],
+) -> None:
+    """Mark the message delivered and run its hook, in one transaction (the hook in a savepoint of
+    its own, hook_run). No savepoint around the UPDATE: when it fails, the whole transaction rolls
+    back and the caller starts a new one; a savepoint would cost two more round trips per message.
+    A message without an on_delivered hook needs no transaction: its one UPDATE commits alone (inside
+    a caller's transaction it keeps its savepoint, so that a failure leaves the caller's intact)."""
+    hooked = hook_registered(message.event_type, "on_delivered")
+    alone = not hooked and not connection.in_atomic_block
+    with contextlib.nullcontext() if alone else transaction.atomic():
         try:
-            with transaction.atomic():
-                updated = _update(OutboxMessage, fields, where, params)
-        except DatabaseError as exc:
-            # An answer the database refuses to store (PostgreSQL rejects "\u0000" in JSON) must not
-            # turn a delivered message into one that is sent again and again.
-            fields["response_body"] = None
-            fields["last_error"] = f"answer not kept: {type(exc).__name__}"
             updated = _update(OutboxMessage, fields, where, params)
+        except DatabaseError as exc:
+            if fields["response_body"] is None:
+                raise
+            raise _AnswerNotStored from exc
         if updated:
             message.state = OutboxMessage.State.DELIVERED
             message.delivered_at = fields["delivered_at"]
             message.last_status_code = response.status_code
             message.response_body = fields["response_body"]
-            hook_error = hook_run(message, "on_delivered", response.body)
-            if hook_error:
-                OutboxMessage.objects.filter(pk=message.pk).update(last_error=hook_error)
+            if hooked:
+                hook_error = hook_run(message, "on_delivered", response.body)
+                if hook_error:
+                    OutboxMessage.objects.filter(pk=message.pk).update(last_error=hook_error)
 
 
 # --- One attempt ----------------------------------------------------------------------------------
@@ -217,17 +289,70 @@ def _attempt(message: OutboxMessage, route: Route) -> bool:
     return True
 
 
+# --- Starting a channel ---------------------------------------------------------------------------
+
+
+def channel_wake(*, channel_id: int) -> None:
+    """Start delivering a channel whose messages are committed, unless a worker holds it."""
+    from .tasks import deliver_channel
+
+    if channel_leased(channel_id=channel_id):
+        # The worker that holds the lease looks at the queue again after releasing it
+        # (channel_deliver), and the message is committed: a task of its own would only find the
+        # channel busy.
+        return
+    run_in_background(deliver_channel, channel_id)
+
+
+# Channels to which the hooks of the delivery run in progress on this thread wrote (a CSO's answer
+# to a command goes on to the CSP). The run delivers them when its own channel is done (a task and
+# a broker round trip saved for each), or hands them to tasks at once when its own channel has more
+# to send. Their leases are not taken meanwhile: a writer that finds such a channel free starts it
+# at once (the run then finds it busy and leaves it), so its messages never wait for this run.
+_wakeups = threading.local()
+_WAKEUPS_DELIVERED_PER_RUN = 8
+
+
+def wakeup_collected(channel_id: int) -> bool:
+    """Note a channel to start when the delivery run in progress on this thread ends; False when no
+    run is in progress (the caller starts the channel)."""
+    collected: list[int] | None = getattr(_wakeups, "channels", None)
+    if collected is None:
+        return False
+    if channel_id not in collected:
+        collected.append(channel_id)
+    return True
+
+
+def _wake_collected(*, deliver: bool) -> None:
+    """Start the channels noted so far: deliver them on this thread (the run is over, the worker is
+    free) or hand them to tasks (the run goes on, or failed). A few at most are delivered here, so
+    that hooks that keep writing to each other's channels cannot hold one task forever."""
+    collected: list[int] = _wakeups.channels
+    runs = 0
+    while collected:
+        channel_id = collected.pop(0)
+        if deliver and runs < _WAKEUPS_DELIVERED_PER_RUN:
+            runs += 1
+            _channel_deliver(channel_id)
+            continue
+        try:
+            channel_wake(channel_id=channel_id)
+        except Exception:
+            # As Django's robust on-commit callbacks: the messages are committed, the sweep sends them.
+            logger.exception("starting the delivery of channel %s failed; the sweep starts it", channel_id)
+
+
 # --- The channel ----------------------------------------------------------------------------------
 
 
-def _deliver_leased(channel_id: int, token: str) -> tuple[int, str]:
-    """Deliver the channel's due messages while holding its lease; (how many were settled, why it
-    stopped: "empty", "waiting", "lost" or "more")."""
+def _deliver_leased(channel_id: int, token: str, found: Head | None) -> tuple[int, str]:
+    """Deliver the channel's due messages while holding its lease, from the head read with the
+    claim; (how many were settled, why it stopped: "empty", "waiting", "lost" or "more")."""
     started = time.monotonic()
     budget = settings.ROUTING_LEASE_SECONDS / 2
     settled = 0
     while True:
-        found = pending_head(channel_id=channel_id)
         if found is None:
             return settled, "empty"
         head, route = found
@@ -235,12 +360,17 @@ def _deliver_leased(channel_id: int, token: str) -> tuple[int, str]:
             return settled, "waiting"
         if settled >= settings.ROUTING_BATCH_SIZE or time.monotonic() - started > budget:
             return settled, "more"
-        if settled and not _lease_renew(channel_id, token):
-            logger.warning("lease on channel %s lost; another worker delivers it", channel_id)
-            return settled, "lost"
         if not _attempt(head, route):
             return settled, "waiting"
         settled += 1
+        # The lease is extended after each message, with the next head in the same statement.
+        renewed, found = _lease_renew(channel_id, token)
+        if not renewed:
+            logger.warning("lease on channel %s lost; another worker delivers it", channel_id)
+            return settled, "lost"
+        if found is not None:
+            # More to send here: the channels the hooks wrote to must not wait for this one.
+            _wake_collected(deliver=False)
 
 
 def channel_deliver(*, channel_id: int) -> int:
@@ -254,14 +384,35 @@ def channel_deliver(*, channel_id: int) -> int:
     A writer does not start a delivery for a channel whose lease is held (services._schedule): the
     holder looks at the queue once more after releasing the lease, so a message written while the
     holder found the queue empty is delivered by the holder, without a task of its own.
+
+    The channels the hooks write to (a CSO's answer to a command goes to the CSP) are delivered by
+    this worker once its channel is done (the broker's round trip and a task's overhead saved), or
+    handed to tasks when its channel has more to send or the run fails. The count returned is this
+    channel's alone.
     """
+    if getattr(_wakeups, "channels", None) is not None:
+        return _channel_deliver(channel_id)  # started by the run in progress on this thread
+    _wakeups.channels = []
+    try:
+        settled = _channel_deliver(channel_id)
+        _wake_collected(deliver=True)
+    except BaseException:
+        _wake_collected(deliver=False)  # nothing the hooks wrote waits for the sweep
+        raise
+    finally:
+        _wakeups.channels = None
+    return settled
+
+
+def _channel_deliver(channel_id: int) -> int:
     settled = 0
     while True:
         token = uuid.uuid4().hex
-        if not _lease_claim(channel_id, token):
+        claimed, found = _lease_claim(channel_id, token)
+        if not claimed:
             return settled
         try:
-            count, stopped = _deliver_leased(channel_id, token)
+            count, stopped = _deliver_leased(channel_id, token, found)
         finally:
             _lease_release(channel_id, token)
         settled += count
@@ -277,3 +428,8 @@ def channel_deliver(*, channel_id: int) -> int:
         due = head_due_at(channel_id=channel_id)
         if due is None or due > timezone.now():
             return settled
+        # A message came in as the lease was released: this channel goes on (this run delivers
+        # what was written for it), and the channels its hooks wrote to must not wait for it.
+        if channel_id in _wakeups.channels:
+            _wakeups.channels.remove(channel_id)
+        _wake_collected(deliver=False)

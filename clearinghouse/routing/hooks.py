@@ -39,6 +39,12 @@ def delivery_hooks_register(
     _HOOKS[event_type] = DeliveryHooks(on_delivered=on_delivered, on_dead=on_dead)
 
 
+def hook_registered(event_type: str, name: str) -> bool:
+    """Whether messages of `event_type` have a hook `name` ("on_delivered" or "on_dead")."""
+    hooks = _HOOKS.get(event_type)
+    return hooks is not None and getattr(hooks, name) is not None
+
+
 def hook_run(message: OutboxMessage, name: str, *args: Any) -> str:
     """Run one hook in a savepoint; returns "" or a description of its failure.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -64,18 +65,29 @@ def _head_sql() -> str:
     )
 
 
+def head_query(*, channel_id: int) -> tuple[str, list[Any]]:
+    """The SQL and parameters of pending_head's read, for a statement that embeds it (the lease's
+    claim on PostgreSQL, delivery.py)."""
+    return _head_sql(), [True, True, True, channel_id, OutboxMessage.State.PENDING]
+
+
+def head_of(message: OutboxMessage) -> tuple[OutboxMessage, Route]:
+    """A message read by head_query's SQL, with its route."""
+    route = Route(
+        status=message.route_status,
+        url=message.route_url,
+        key_id=message.route_key_id,
+        secret_encrypted=message.route_secret,
+    )
+    return message, route
+
+
 def pending_head(*, channel_id: int) -> tuple[OutboxMessage, Route] | None:
     """The oldest pending message of a channel, with its route read in the same query (so that a
     suspension, an endpoint change or a secret rotation applies to the next message sent)."""
-    params = [True, True, True, channel_id, OutboxMessage.State.PENDING]
-    for message in OutboxMessage.objects.raw(_head_sql(), params):
-        route = Route(
-            status=message.route_status,
-            url=message.route_url,
-            key_id=message.route_key_id,
-            secret_encrypted=message.route_secret,
-        )
-        return message, route
+    sql, params = head_query(channel_id=channel_id)
+    for message in OutboxMessage.objects.raw(sql, params):
+        return head_of(message)
     return None
 
 
@@ -112,12 +124,22 @@ def enqueue_target(*, partner_id: int, role: str) -> tuple[bool, int | None]:
 
 def head_due_at(*, channel_id: int) -> datetime | None:
     """When the head of a channel's queue is due; None when nothing is pending."""
-    return (
-        OutboxMessage.objects.filter(channel_id=channel_id, state=OutboxMessage.State.PENDING)
-        .order_by("id")
-        .values_list("next_attempt_at", flat=True)
-        .first()
-    )
+    # Written out (one probe of outbox_pending_head): every delivery run ends with it.
+    table = OutboxMessage._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT next_attempt_at FROM {table} WHERE channel_id = %s AND state = %s "  # noqa: S608
+            "ORDER BY id LIMIT 1",
+            [channel_id, OutboxMessage.State.PENDING],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    # SQLite answers text: the backend's converters make it the aware datetime the ORM returns.
+    value, column = row[0], OutboxMessage._meta.get_field("next_attempt_at").get_col(table)
+    for converter in connection.ops.get_db_converters(column):
+        value = converter(value, column, connection)
+    return value
 
 
 def channel_leased(*, channel_id: int) -> bool:

@@ -14,12 +14,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clearinghouse.audit import audit_record
-from clearinghouse.tasking import run_in_background
 
-from .delivery import backoff_seconds, channel_deliver
+from .delivery import backoff_seconds, channel_deliver, channel_wake, wakeup_collected
 from .hooks import delivery_hooks_register
 from .models import DeliveryChannel, OutboxMessage
-from .selectors import channel_leased, due_channel_ids, enqueue_target
+from .selectors import due_channel_ids, enqueue_target
 
 __all__ = [
     "backoff_seconds",
@@ -50,15 +49,11 @@ class _DeliverAfterCommit:
         self.__qualname__ = f"deliver_channel({channel_id})"
 
     def __call__(self) -> None:
-        from .tasks import deliver_channel
-
         self.started = True
-        if channel_leased(channel_id=self.channel_id):
-            # The worker that holds the lease looks at the queue again after releasing it
-            # (channel_deliver), and the message is committed: a task of its own would only find
-            # the channel busy.
+        if wakeup_collected(self.channel_id):
+            # Written by a delivery hook on a worker: the worker starts it (delivery.channel_deliver).
             return
-        run_in_background(deliver_channel, self.channel_id)
+        channel_wake(channel_id=self.channel_id)
 
 
 def _schedule(channel_id: int) -> None:

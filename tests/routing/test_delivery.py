@@ -14,7 +14,7 @@ from clearinghouse.lib import signing
 from clearinghouse.routing import client
 from clearinghouse.routing.models import OutboxMessage
 from clearinghouse.routing.services import channel_deliver, delivery_hooks_register, outbox_enqueue
-from tests.routing.support import reply, send, state_of
+from tests.routing.support import queued_only, reply, send, state_of
 from tests.support import onboard
 
 pytestmark = pytest.mark.django_db
@@ -163,6 +163,25 @@ def test_an_answer_the_database_cannot_store_still_settles_the_message(server, p
     else:
         assert first.response_body == {"text": "a\x00b"}
     assert state_of(second).state == DELIVERED
+    assert len(server.requests) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("hooked", [False, True], ids=["without hook", "with hook"])
+def test_an_answer_the_database_cannot_store_settles_the_message_on_a_worker(server, partner, hooked):
+    # As on a worker, outside any transaction: a message without a hook is marked in autocommit, one
+    # with a hook in a transaction of its own; the hook runs once, after the second try.
+    seen: list[Any] = []
+    if hooked:
+        delivery_hooks_register("test.event", on_delivered=lambda message, body: seen.append(body))
+    server.script(reply(200, raw=b'{"text": "a\\u0000b"}'))
+    with queued_only():
+        first, second = send(partner), send(partner)
+    assert channel_deliver(channel_id=first.channel_id) == 2
+    assert state_of(first).state == DELIVERED and state_of(second).state == DELIVERED
+    if connection.vendor == "postgresql":
+        assert state_of(first).last_error.startswith("answer not kept")
+    assert len(seen) == (2 if hooked else 0)
     assert len(server.requests) == 2
 
 

@@ -3,6 +3,7 @@ keeps between messages (the decrypted signing secret) staying right when the par
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from clearinghouse.lib import signing
 from clearinghouse.routing import delivery
 from clearinghouse.routing.models import DeliveryChannel, OutboxMessage
-from clearinghouse.routing.services import channel_deliver
+from clearinghouse.routing.services import channel_deliver, delivery_hooks_register
 from clearinghouse.routing.tasks import deliver_channel
 from partners.models import PartnerUser
 from partners.services import (
@@ -19,8 +20,9 @@ from partners.services import (
     partner_user_issue,
     partner_user_rotate_secret,
 )
-from tests.routing.support import queued_only, send, state_of
+from tests.routing.support import close_connection_after, queued_only, send, state_of
 from tests.routing.test_lease import lease
+from tests.support import onboard
 
 pytestmark = pytest.mark.django_db
 
@@ -114,6 +116,113 @@ def test_the_holder_does_not_look_again_behind_a_head_that_waits_for_its_retry(s
     assert channel_deliver(channel_id=first.channel_id) == 0
     assert looked == []  # the sweep starts the channel when the head is due
     assert state_of(first).attempts == 1 and state_of(second).attempts == 0
+
+
+# --- what the hooks write to other channels -------------------------------------------------------
+
+
+def sent(server: Any) -> list[tuple[str, int]]:
+    """What the partner received: (event type, seq) in order."""
+    return [(r.headers["x-i3-event-type"], r.json()["seq"]) for r in server.requests]
+
+
+def answered_to(other: Any) -> None:
+    """On delivery of a message of event "ask", an "answer" for `other` (as a CSO's answer to a
+    command goes on to the CSP)."""
+
+    def on_delivered(message: OutboxMessage, body: Any) -> None:
+        send(other, event_type="answer", seq=message.payload["seq"])
+
+    delivery_hooks_register("ask", on_delivered=on_delivered)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_a_hook_writes_is_delivered_by_the_same_run_when_its_channel_is_done(server, partner, started):
+    other = onboard(name="Delta", country="NL", party="DLT", roles=["CSP"], endpoint=server.url)
+    answered_to(other)
+    with queued_only():
+        asked = send(partner, event_type="ask", seq=1)
+    assert channel_deliver(channel_id=asked.channel_id) == 1
+    assert started == []  # no task: this run went on to the other channel
+    assert sent(server) == [("ask", 1), ("answer", 1)]
+    answer = OutboxMessage.objects.get(event_type="answer")
+    assert answer.state == State.DELIVERED
+    assert DeliveryChannel.objects.get(pk=answer.channel_id).lease_until is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_a_hook_writes_gets_a_task_at_once_while_its_channel_has_more(server, partner, monkeypatch):
+    other = onboard(name="Delta", country="NL", party="DLT", roles=["CSP"], endpoint=server.url)
+    answered_to(other)
+    with queued_only():
+        asks = [send(partner, event_type="ask", seq=i) for i in range(2)]
+    tasks: list[tuple[int, int]] = []  # (channel, asks delivered when its task was started)
+    monkeypatch.setattr(
+        deliver_channel,
+        "delay",
+        lambda channel_id: tasks.append((channel_id, len(sent(server)))),
+    )
+    assert channel_deliver(channel_id=asks[0].channel_id) == 2
+    answers = list(OutboxMessage.objects.filter(event_type="answer").order_by("id"))
+    # The first answer's task was started before the second ask went out (the task does not run
+    # here); the run delivered both answers once its own channel was done.
+    assert tasks == [(answers[0].channel_id, 1)]
+    assert state_of(answers[1]).state == State.DELIVERED
+    assert sent(server) == [("ask", 0), ("ask", 1), ("answer", 0), ("answer", 1)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_a_hook_writes_gets_a_task_when_its_channel_goes_on_after_the_release(
+    server, partner, monkeypatch
+):
+    other = onboard(name="Delta", country="NL", party="DLT", roles=["CSP"], endpoint=server.url)
+    answered_to(other)
+    with queued_only():
+        asked = send(partner, event_type="ask", seq=1)
+    release = delivery._lease_release
+
+    def writer_in_between(channel_id: int, token: str) -> None:
+        release(channel_id, token)
+        if channel_id == asked.channel_id and not OutboxMessage.objects.filter(payload__seq=2).exists():
+            # Another writer (its own thread and connection) finds the channel free: its task is
+            # not run here; the holder finds the message when it looks after the release.
+            with queued_only():
+                write = close_connection_after(lambda: send(partner, event_type="ask", seq=2))
+                writer = threading.Thread(target=write)
+                writer.start()
+                writer.join(5)
+
+    monkeypatch.setattr(delivery, "_lease_release", writer_in_between)
+    tasks: list[tuple[int, int]] = []
+    monkeypatch.setattr(
+        deliver_channel, "delay", lambda channel_id: tasks.append((channel_id, len(sent(server))))
+    )
+    assert channel_deliver(channel_id=asked.channel_id) == 2
+    first_answer = OutboxMessage.objects.filter(event_type="answer").order_by("id").first()
+    # The first answer's channel got its task before the run went on with the second ask.
+    assert tasks == [(first_answer.channel_id, 1)]
+    assert sent(server) == [("ask", 1), ("ask", 2), ("answer", 1), ("answer", 2)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_a_hook_wrote_gets_a_task_when_the_run_fails(server, partner, started, monkeypatch):
+    other = onboard(name="Delta", country="NL", party="DLT", roles=["CSP"], endpoint=server.url)
+    answered_to(other)
+    with queued_only():
+        asked = send(partner, event_type="ask", seq=1)
+    release = delivery._lease_release
+
+    def broken(channel_id: int, token: str) -> None:
+        release(channel_id, token)
+        if channel_id == asked.channel_id:
+            raise RuntimeError("database went away")
+
+    monkeypatch.setattr(delivery, "_lease_release", broken)
+    with pytest.raises(RuntimeError):
+        channel_deliver(channel_id=asked.channel_id)
+    answer = OutboxMessage.objects.get(event_type="answer")
+    assert started == [answer.channel_id]
+    assert state_of(answer).state == State.DELIVERED  # by the task (run in-process here)
 
 
 # --- what a worker keeps between messages ---------------------------------------------------------
