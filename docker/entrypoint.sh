@@ -22,11 +22,12 @@ PY
 case "$1" in
   web)
     python manage.py migrate_locked
-    # --reuse-port: each worker listens on a socket of its own and the kernel spreads connections
-    # over them; on one shared socket the quickest worker accepts every keep-alive connection
-    # (the others idle while its threads share one interpreter lock).
+    # gthread workers on one shared socket, each new connection taken by the worker that holds the
+    # fewest (clearinghouse/server.py); not --reuse-port, whose kernel hash can put most of a
+    # partner's keep-alive connections on one worker while the other idles.
     exec gunicorn clearinghouse.wsgi:application --bind 0.0.0.0:8000 \
-      --workers "${WEB_WORKERS:-2}" --threads "${WEB_THREADS:-4}" --worker-class gthread --reuse-port \
+      --workers "${WEB_WORKERS:-2}" --threads "${WEB_THREADS:-4}" \
+      --worker-class clearinghouse.server.BalancedThreadWorker \
       --access-logfile - --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-*}"
     ;;
   worker)

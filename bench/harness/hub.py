@@ -120,11 +120,10 @@ class Hub:
             str(self.workers),
             "--threads",
             str(self.threads),
+            # As docker/entrypoint.sh serves: one shared socket, each new connection taken by the
+            # worker that holds the fewest (clearinghouse/server.py).
             "--worker-class",
-            "gthread",
-            # Each worker on a socket of its own, connections spread by the kernel, as in
-            # docker/entrypoint.sh (on one shared socket one worker took every connection).
-            "--reuse-port",
+            "clearinghouse.server.BalancedThreadWorker",
             "--bind",
             f"127.0.0.1:{self.port}",
             "--log-level",

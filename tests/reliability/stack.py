@@ -326,8 +326,9 @@ class Hub:
     def start_web(self, *, workers: int = 2, threads: int = 4) -> Process:
         argv = [
             str(BIN / "gunicorn"), "clearinghouse.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
-            "--reuse-port", "--timeout", "60", "--graceful-timeout", "5", "--log-level", "warning",
+            "--workers", str(workers), "--threads", str(threads), "--worker-class",
+            "clearinghouse.server.BalancedThreadWorker", "--timeout", "60", "--graceful-timeout", "5",
+            "--log-level", "warning",
         ]  # fmt: skip
         self.web = Process("web", argv, env=self.env, log=self.logs / "web.log")
         wait_for(self._healthy, timeout=60, what=f"gunicorn on {self.base_url}\n{self.web.output()}")

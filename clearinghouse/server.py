@@ -1,0 +1,178 @@
+"""The hub's gunicorn worker: gthread, with new connections spread over the workers by their load.
+
+Partner systems keep their connections open (keep-alive) and send request after request on them,
+so a worker's share of the load is the number of connections it holds. gunicorn leaves the
+spreading to the kernel, which does it badly either way:
+
+- on one listening socket shared by all workers, whichever worker wakes first accepts, and an idle
+  worker wakes first every time: it ends up with every connection while the others idle;
+- with `--reuse-port` (a socket per worker) the kernel spreads connections by a hash of their
+  addresses: ten connections land 5/5, 6/4, 7/3 or 9/1 on two workers, and the run with 9/1 has
+  one worker's threads queueing on one interpreter lock while the other core idles.
+
+`BalancedThreadWorker` shares one listening socket with its siblings and a table of how many
+connections each worker holds (memory that the master maps before it forks). A worker that holds
+more than the least loaded live sibling leaves a waiting connection to that sibling: it stops
+watching the listening socket for `HANDOVER_WINDOW` seconds, and takes the connection itself when
+it is still waiting after that (a sibling stuck in a long request never delays a client by more
+than the window). Connections therefore alternate between the workers, however quickly each one
+wakes.
+
+Run it with `gunicorn --worker-class clearinghouse.server.BalancedThreadWorker --threads N` and
+without `--reuse-port` (docker/entrypoint.sh does). Importing this module does not import Django.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import select
+import time
+from multiprocessing.sharedctypes import RawArray, RawValue
+
+from gunicorn.workers.gthread import ThreadWorker
+
+# Seconds a worker leaves a waiting connection to a less loaded sibling before accepting it itself.
+HANDOVER_WINDOW = 0.005
+
+_FREE = 0
+_RESERVED = -1  # claimed by the master for a worker not yet running
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a process of another user took the number over: not our worker
+        return False
+    return True
+
+
+class ConnectionTable:
+    """Per worker slot: its process id and the number of connections it holds.
+
+    Mapped shared before the master forks, so every worker reads its siblings' counts without a
+    system call. A slot is handed out by the master (one thread, so no two workers get the same
+    one) and freed when its worker exits or, after a crash, when a new worker finds it dead.
+    """
+
+    def __init__(self, slots: int = 256) -> None:
+        self.slots = slots
+        self._pids = RawArray(ctypes.c_longlong, slots)
+        self._conns = RawArray(ctypes.c_longlong, slots)
+        self._used = RawValue(ctypes.c_int, 0)  # slots at or above this index were never used
+
+    def reserve(self) -> int | None:
+        """A free slot for a worker about to be forked (called in the master), None when full."""
+        for slot in range(self.slots):
+            holder = self._pids[slot]
+            if holder == _FREE or (holder > 0 and not _alive(holder)):
+                self._pids[slot] = _RESERVED
+                self._conns[slot] = 0
+                self._used.value = max(self._used.value, slot + 1)
+                return slot
+        return None
+
+    def occupy(self, slot: int, pid: int) -> None:
+        self._conns[slot] = 0
+        self._pids[slot] = pid
+
+    def release(self, slot: int, pid: int) -> None:
+        if self._pids[slot] in (pid, _RESERVED):
+            self._conns[slot] = 0
+            self._pids[slot] = _FREE
+
+    def publish(self, slot: int, connections: int) -> None:
+        self._conns[slot] = connections
+
+    def lightest_sibling(self, slot: int) -> int | None:
+        """The fewest connections any live worker other than `slot` holds (None: no sibling)."""
+        pids, conns = self._pids, self._conns
+        lightest = None
+        lightest_slot = -1
+        for other in range(self._used.value):
+            if other == slot or pids[other] <= 0:
+                continue
+            count = conns[other]
+            if lightest is None or count < lightest:
+                lightest, lightest_slot = count, other
+        if lightest is not None and not _alive(pids[lightest_slot]):
+            # A worker killed without its clean-up: free its slot, ask again without it.
+            self.release(lightest_slot, pids[lightest_slot])
+            return self.lightest_sibling(slot)
+        return lightest
+
+
+class BalancedThreadWorker(ThreadWorker):
+    """gunicorn's gthread worker, accepting a new connection only when no live sibling holds fewer."""
+
+    table: ConnectionTable | None = None
+
+    @classmethod
+    def setup(cls) -> None:
+        # Runs in the master when gunicorn loads the worker class, before any fork.
+        if cls.table is None:
+            cls.table = ConnectionTable()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)  # in the master, one worker at a time
+        self.slot = self.table.reserve() if self.table is not None else None
+        self._handover_since = 0.0  # when this worker last left a waiting connection to a sibling
+
+    def init_process(self) -> None:
+        if self.slot is not None:
+            self.table.occupy(self.slot, os.getpid())
+        super().init_process()
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            if self.slot is not None:
+                self.table.release(self.slot, os.getpid())
+
+    def notify(self) -> None:
+        # Once per turn of the event loop: the count the siblings read follows closes and timeouts.
+        super().notify()
+        if self.slot is not None:
+            self.table.publish(self.slot, self.nr_conns)
+
+    def accept(self, listener) -> None:
+        if self._hand_over():
+            return
+        super().accept(listener)
+        if self.slot is not None:
+            self.table.publish(self.slot, self.nr_conns)
+
+    def _hand_over(self) -> bool:
+        """Whether to leave the waiting connection to a sibling that holds fewer."""
+        if self.slot is None:
+            return False
+        if self._handover_since:
+            # The window passed and the connection still waits: the sibling is busy, take it.
+            self._handover_since = 0.0
+            return False
+        lightest = self.table.lightest_sibling(self.slot)
+        if lightest is None or self.nr_conns <= lightest:
+            return False
+        self._handover_since = time.monotonic()
+        return True
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        if self._handover_since:
+            remaining = self._handover_since + HANDOVER_WINDOW - time.monotonic()
+            if remaining > 0:
+                # Not watching the listening socket: the sibling's accept gets there first.
+                self.set_accept_enabled(False)
+                timeout = min(timeout, remaining)
+            elif not self._connection_waiting():
+                self._handover_since = 0.0  # a sibling took it: judge the next one afresh
+        super().wait_for_and_dispatch_events(timeout)
+
+    def _connection_waiting(self) -> bool:
+        try:
+            readable, _, _ = select.select(self.sockets, [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return bool(readable)

@@ -1,0 +1,170 @@
+"""clearinghouse.server: connections spread over gunicorn workers by their load."""
+
+from __future__ import annotations
+
+import collections
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from clearinghouse.server import BalancedThreadWorker, ConnectionTable
+
+ROOT = Path(__file__).resolve().parents[2]
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+
+
+# --- the table ---------------------------------------------------------------------------------
+
+
+def test_slots_are_handed_out_once_and_reused_after_release():
+    table = ConnectionTable(slots=3)
+    first, second = table.reserve(), table.reserve()
+    assert {first, second} == {0, 1}
+    table.occupy(first, os.getpid())
+    table.release(first, os.getpid())
+    assert table.reserve() == first
+
+
+def test_a_full_table_hands_out_nothing():
+    table = ConnectionTable(slots=1)
+    assert table.reserve() == 0
+    assert table.reserve() is None
+
+
+def test_lightest_sibling_ignores_itself_and_free_slots():
+    table = ConnectionTable(slots=4)
+    me, sibling, spare = table.reserve(), table.reserve(), table.reserve()
+    table.occupy(me, os.getpid())
+    assert table.lightest_sibling(me) is None  # the sibling's process has not started yet
+    table.occupy(sibling, os.getppid())
+    table.publish(me, 1)
+    table.publish(sibling, 4)
+    assert table.lightest_sibling(me) == 4
+    table.release(spare, os.getpid())
+    assert table.lightest_sibling(sibling) == 1
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_dead_worker_is_dropped_and_its_slot_reused():
+    table = ConnectionTable(slots=2)
+    me, crashed = table.reserve(), table.reserve()
+    table.occupy(me, os.getpid())
+    table.occupy(crashed, _dead_pid())
+    table.publish(me, 5)
+    table.publish(crashed, 0)  # it would draw every connection if it were believed
+    assert table.lightest_sibling(me) is None
+    assert table.reserve() == crashed
+
+
+def test_a_dead_workers_slot_is_reserved_again():
+    table = ConnectionTable(slots=1)
+    table.occupy(table.reserve(), _dead_pid())
+    assert table.reserve() == 0
+
+
+# --- gunicorn with the worker ------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server():
+    port = _free_port()
+    argv = [
+        str(GUNICORN), "tests.server.pid_app:application", "--bind", f"127.0.0.1:{port}",
+        "--workers", "2", "--threads", "2", "--worker-class", "clearinghouse.server.BalancedThreadWorker",
+        "--log-level", "warning",
+    ]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        workers: set[str] = set()
+        deadline = time.monotonic() + 30
+        # Ready when both workers have answered (each new connection goes to the lighter one).
+        while len(workers) < 2:
+            assert proc.poll() is None, proc.stdout.read().decode(errors="replace")
+            assert time.monotonic() < deadline, "gunicorn did not start both workers"
+            try:
+                workers.add(_get(port, "/"))
+            except OSError:
+                time.sleep(0.1)
+        yield port
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _get(port: int, path: str, conn: http.client.HTTPConnection | None = None) -> str:
+    own = conn is None
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        assert response.status == 200
+        return response.read().decode()
+    finally:
+        if own:
+            conn.close()
+
+
+@pytest.mark.slow
+def test_kept_alive_connections_alternate_between_the_workers(server):
+    connections = [http.client.HTTPConnection("127.0.0.1", server, timeout=10) for _ in range(10)]
+    try:
+        served_by = [_get(server, "/", conn) for conn in connections]
+        # Every connection stays with its worker.
+        assert [_get(server, "/", conn) for conn in connections] == served_by
+    finally:
+        for conn in connections:
+            conn.close()
+    assert sorted(collections.Counter(served_by).values()) == [5, 5]
+
+
+def _worker(table: ConnectionTable, connections: int) -> BalancedThreadWorker:
+    worker = object.__new__(BalancedThreadWorker)  # no gunicorn around it: the accept decision only
+    worker.table = table
+    worker.slot = table.reserve()
+    table.occupy(worker.slot, os.getpid())
+    worker.nr_conns = connections
+    worker._handover_since = 0.0
+    return worker
+
+
+def test_the_heavier_worker_leaves_a_connection_once_then_takes_it():
+    table = ConnectionTable(slots=2)
+    worker = _worker(table, connections=3)
+    sibling = table.reserve()
+    table.occupy(sibling, os.getppid())
+    table.publish(sibling, 2)
+    assert worker._hand_over() is True
+    # Still waiting after the window (the sibling is busy): this worker accepts it.
+    assert worker._hand_over() is False
+    assert worker._hand_over() is True  # the next connection is judged afresh
+
+
+def test_a_worker_no_heavier_than_its_siblings_accepts():
+    table = ConnectionTable(slots=2)
+    worker = _worker(table, connections=2)
+    sibling = table.reserve()
+    table.occupy(sibling, os.getppid())
+    table.publish(sibling, 2)
+    assert worker._hand_over() is False
