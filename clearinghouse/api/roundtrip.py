@@ -13,10 +13,12 @@ and lets the request through the limiter, as each of those modules does on its o
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -60,42 +62,79 @@ def stored_record(answer: RoundTrip) -> dict[str, Any] | None:
     return cache._cache._serializer.loads(answer.stored)  # type: ignore[attr-defined]
 
 
-def _run_script(client: Any, keys: list[str], args: list[Any]) -> Any:
-    """EVALSHA on a connection of the client's pool, straight: redis-py's command path (argument
-    inspection, retry closures, metrics) costs more CPU than the call itself. What that path gives
-    is kept: a server that lacks the script (restarted, flushed) gets it loaded, and a pooled
+_SHA_BYTES = _SHA.encode()
+_SCRIPT_LOAD = b"*3\r\n$6\r\nSCRIPT\r\n$4\r\nLOAD\r\n$%d\r\n%s\r\n" % (len(_SCRIPT), _SCRIPT.encode())
+
+# Each thread's own connection to the cache's server, for the script only.
+_own = threading.local()
+
+
+def _forget_connections() -> None:
+    global _own
+    _own = threading.local()  # a forked child must not share its parent's sockets
+
+
+os.register_at_fork(after_in_child=_forget_connections)
+
+
+def _thread_connection(pool: Any) -> Any:
+    """This thread's connection, made from the cache's pool (its address, timeouts, credentials) and
+    kept: checking a connection out of the pool and back per request (a readiness poll of the socket,
+    the pool's lock, its metrics) cost more CPU than the script call. A pool replaced (settings
+    changed) gets a new connection."""
+    own = _own.__dict__
+    connection = own.get("connection")
+    if connection is None or own["pool"] is not pool:
+        if connection is not None:
+            connection.disconnect()
+        connection = pool.make_connection()
+        own.update(connection=connection, pool=pool)
+    return connection
+
+
+def _packed(keys: list[str], args: list[int]) -> bytes:
+    """EVALSHA with its keys and arguments in the Redis protocol (RESP)."""
+    parts = [b"EVALSHA", _SHA_BYTES, b"%d" % len(keys)]
+    parts += [key.encode() for key in keys]
+    parts += [b"%d" % arg for arg in args]
+    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(part), part) for part in parts)
+
+
+def _run_script(client: Any, keys: list[str], args: list[int]) -> Any:
+    """EVALSHA sent straight on the thread's own connection: redis-py's command path (argument
+    inspection, retry closures, metrics, the pool) costs more CPU than the call itself. What that
+    path gives is kept: a server that lacks the script (restarted, flushed) gets it loaded, and a
     connection the server dropped is reconnected once before the error goes to the caller."""
-    pool = client.connection_pool
-    connection = pool.get_connection()
-    try:
-        for attempt in range(3):
-            try:
-                connection.send_command("EVALSHA", _SHA, len(keys), *keys, *args)
-                return connection.read_response()
-            except NoScriptError:
-                connection.send_command("SCRIPT", "LOAD", _SCRIPT)
-                connection.read_response()
-            except (RedisConnectionError, RedisTimeoutError):
-                connection.disconnect()
-                if attempt:
-                    raise
-        raise RedisConnectionError("the round-trip script could not be run")
-    finally:
-        pool.release(connection)
+    connection = _thread_connection(client.connection_pool)
+    command = _packed(keys, args)
+    for attempt in range(3):
+        try:
+            connection.send_packed_command((command,), check_health=False)
+            return connection.read_response()
+        except NoScriptError:
+            connection.send_packed_command((_SCRIPT_LOAD,), check_health=False)
+            connection.read_response()
+        except (RedisConnectionError, RedisTimeoutError):
+            connection.disconnect()
+            if attempt:
+                raise
+    raise RedisConnectionError("the round-trip script could not be run")
 
 
 def round_trip(*, nonce_key: str, nonce_ttl: int, principal_key: str, window: Window | None) -> RoundTrip:
     """Raises whatever the cache raises when it cannot be reached."""
-    client = getattr(cache, "_cache", None)
+    backend = caches[DEFAULT_CACHE_ALIAS]  # one lookup of the thread's backend, not one per use
+    client = getattr(backend, "_cache", None)
     if not isinstance(client, SharedClientCacheClient):
-        added = bool(cache.add(nonce_key, 1, timeout=nonce_ttl))
-        record = cache.get(principal_key)
+        added = bool(backend.add(nonce_key, 1, timeout=nonce_ttl))
+        record = backend.get(principal_key)
         count = count_in_window(window) if window else None
         return RoundTrip(added, None, count, record)
-    keys = [cache.make_key(nonce_key), cache.make_key(principal_key)]
-    args: list[Any] = [nonce_ttl]
+    make_key = backend.make_key
+    keys = [make_key(nonce_key), make_key(principal_key)]
+    args = [nonce_ttl]
     if window:
-        keys.append(cache.make_key(window.key))
+        keys.append(make_key(window.key))
         args.append(window.ttl)
     added, count, stored = _run_script(client.get_client(keys[0], write=True), keys, args)
     return RoundTrip(bool(added), stored, int(count) if window else None)

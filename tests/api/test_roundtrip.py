@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from clearinghouse.api.roundtrip import round_trip, stored_record
+from clearinghouse.api.roundtrip import _packed, _thread_connection, round_trip, stored_record
 from clearinghouse.api.throttling import Window
 from clearinghouse.cache import SharedClientCacheClient
 
@@ -63,13 +63,36 @@ def test_on_redis_a_connection_the_server_dropped_is_reconnected() -> None:
     from django.conf import settings
 
     round_trip(nonce_key="rt:nonce:f", nonce_ttl=300, principal_key="rt:absent", window=None)
-    pool = cache._cache.get_client(write=True).connection_pool
-    connection = pool.get_connection()  # the one the round trip used, back in the pool
-    connection.send_command("CLIENT", "ID")
-    client_id = connection.read_response()
-    pool.release(connection)
+    connection = _thread_connection(cache._cache.get_client(write=True).connection_pool)
+    host, port = connection._sock.getsockname()[:2]  # the round trip's connection, as the server sees it
     killer = redis.Redis.from_url(settings.REDIS_URL)
-    assert killer.client_kill_filter(_id=client_id) == 1
+    assert killer.client_kill_filter(addr=f"{host}:{port}") == 1
     killer.close()
     answer = round_trip(nonce_key="rt:nonce:g", nonce_ttl=300, principal_key="rt:absent", window=None)
     assert answer.nonce_added
+
+
+def test_the_script_call_is_packed_as_redis_packs_it() -> None:
+    from redis.connection import PythonRespSerializer
+
+    from clearinghouse.api.roundtrip import _SHA
+
+    keys, args = ["ch:1:nonce:é", "ch:1:principal:4"], [300, 61]
+    serializer = PythonRespSerializer(10**6, lambda v: v if isinstance(v, bytes) else str(v).encode())
+    expected = b"".join(serializer.pack("EVALSHA", _SHA, len(keys), *keys, *args))
+    assert _packed(keys, args) == expected
+
+
+@on_redis
+def test_on_redis_each_thread_keeps_its_own_connection() -> None:
+    import threading
+
+    pool = cache._cache.get_client(write=True).connection_pool
+    mine = _thread_connection(pool)
+    assert _thread_connection(pool) is mine
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(_thread_connection(pool)))
+    thread.start()
+    thread.join()
+    assert seen and seen[0] is not mine
+    seen[0].disconnect()
