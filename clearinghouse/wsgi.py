@@ -3,11 +3,16 @@
 import gc
 import os
 
-from django.core.wsgi import get_wsgi_application
-from django.urls import get_resolver
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clearinghouse.settings")
-application = get_wsgi_application()
+django.setup(set_prefix=False)  # what get_wsgi_application() does, with the hub's handler after it
+
+from django.urls import get_resolver  # noqa: E402
+
+from clearinghouse.handler import HubWSGIHandler  # noqa: E402
+
+application = HubWSGIHandler()
 # Load the views (and what they import) now rather than on the first request, then freeze: what a
 # worker holds from here on (modules, settings, URL patterns, the model registry) lives as long as
 # the process, and frozen objects are left out of the collector's full passes. Without this each
