@@ -117,7 +117,9 @@ class BalancedThreadWorker(ThreadWorker):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)  # in the master, one worker at a time
-        self.slot = self.table.reserve() if self.table is not None else None
+        # With --reuse-port each worker has a socket of its own: nothing to hand over to a sibling.
+        balanced = self.table is not None and not self.cfg.reuse_port
+        self.slot = self.table.reserve() if balanced else None
         self._handover_since = 0.0  # when this worker last left a waiting connection to a sibling
 
     def init_process(self) -> None:

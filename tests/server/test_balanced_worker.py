@@ -84,13 +84,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server():
+def server(request):
     port = _free_port()
     argv = [
         str(GUNICORN), "tests.server.pid_app:application", "--bind", f"127.0.0.1:{port}",
         "--workers", "2", "--threads", "2", "--worker-class", "clearinghouse.server.BalancedThreadWorker",
         "--log-level", "warning",
     ]  # fmt: skip
+    argv += getattr(request, "param", [])
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         workers: set[str] = set()
@@ -137,6 +138,20 @@ def test_kept_alive_connections_alternate_between_the_workers(server):
         for conn in connections:
             conn.close()
     assert sorted(collections.Counter(served_by).values()) == [5, 5]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("server", [["--reuse-port"]], indirect=True)
+def test_with_a_socket_per_worker_connections_are_served_without_waiting(server):
+    # Nothing to hand over (the kernel picks the socket): no connection waits out a window.
+    started = time.monotonic()
+    connections = [http.client.HTTPConnection("127.0.0.1", server, timeout=10) for _ in range(10)]
+    try:
+        served_by = {_get(server, "/", conn) for conn in connections}
+    finally:
+        for conn in connections:
+            conn.close()
+    assert served_by and time.monotonic() - started < 2
 
 
 def _worker(table: ConnectionTable, connections: int) -> BalancedThreadWorker:
