@@ -1,5 +1,6 @@
-"""The PostgreSQL backend of the hub: Django's, with a health check only where it can matter, and
-cursors for the hot paths whose statements PostgreSQL plans once.
+"""The PostgreSQL backend of the hub: Django's, with a health check only where it can matter,
+cursors for the hot paths whose statements PostgreSQL plans once, and time stamps read by psycopg's
+compiled loader.
 
 With CONN_HEALTH_CHECKS, Django proves a persistent connection with a `SELECT 1` at the start of
 every request that uses it: one more round trip on every request of a busy process. A connection
@@ -11,6 +12,7 @@ away) and is closed at that request's end, as Django closes any connection that 
 
 from __future__ import annotations
 
+import datetime
 import time
 from typing import Any
 
@@ -18,6 +20,7 @@ import psycopg
 from django.db.backends.postgresql import base
 from django.db.backends.postgresql.base import TIMESTAMPTZ_OID
 from django.db.backends.postgresql.psycopg_any import register_tzloader
+from psycopg.adapt import AdaptersMap, Loader
 from psycopg.pq import Format
 
 # A connection used more recently than this is taken as healthy without a check.
@@ -26,6 +29,43 @@ RECENTLY_USED_SECONDS = 1.0
 _PREPARED = "\x00prepared"
 # psycopg prepares a statement the second time a connection runs it.
 PREPARE_THRESHOLD = 1
+
+
+# psycopg's own timestamptz loader: the compiled one when psycopg has its C extension.
+_NATIVE_TIMESTAMPTZ = psycopg.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
+
+
+class UtcTimestamptzLoader(Loader):
+    """timestamptz values as psycopg's compiled loader reads them, for sessions in UTC.
+
+    Django reads every timestamptz through a Python subclass of psycopg's pure-Python loader (to
+    set the time zone it wants), so each value is parsed in Python: about 7 µs, a fifth of the hub's
+    CPU for a batch of 1,000 EVSE statuses. In a session whose time zone is UTC (Django sets it so
+    on every connection of the hub), the compiled loader already gives what Django's does: the same
+    instant with `datetime.UTC`. `timezone` is what Django's cursors compare with their own.
+    """
+
+    timezone = datetime.UTC
+
+    def __init__(self, oid: int, context: Any = None) -> None:
+        super().__init__(oid, context)
+        self.load = _NATIVE_TIMESTAMPTZ(oid, context).load  # type: ignore[method-assign]
+
+    def load(self, data: Any) -> Any:  # replaced per instance by the compiled loader's
+        raise NotImplementedError
+
+
+_contexts: dict[int, tuple[AdaptersMap, AdaptersMap]] = {}
+
+
+def _with_native_timestamptz(template: AdaptersMap) -> AdaptersMap:
+    """Django's adapters for new connections, with the UTC loader for timestamptz."""
+    known = _contexts.get(id(template))
+    if known is None or known[0] is not template:
+        context = AdaptersMap(template)
+        context.register_loader("timestamptz", UtcTimestamptzLoader)
+        known = _contexts[id(template)] = (template, context)
+    return known[1]
 
 
 class PreparedStatementCursor(psycopg.Cursor):  # type: ignore[type-arg]
@@ -66,6 +106,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # ever prepare; set OPTIONS["prepare_threshold"] = None when a pooler sits in between.
         options = self.settings_dict.get("OPTIONS", {})
         params["prepare_threshold"] = options.get("prepare_threshold", PREPARE_THRESHOLD)
+        if self.timezone == datetime.UTC and "context" in params:
+            params["context"] = _with_native_timestamptz(params["context"])
         return params
 
     def prepared_cursor(self) -> Any:

@@ -61,3 +61,40 @@ def test_an_unusable_idle_connection_is_closed_and_the_next_use_reconnects(own, 
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
     assert own.connection is not None and own.connection is not old
+
+
+_STAMPS = (
+    "'2026-11-26 12:40:17.310981+00'::timestamptz",
+    "'2026-03-29 01:30:00.5+02'::timestamptz",
+    "'2026-10-25 02:30:00-05:30'::timestamptz",
+    "'0001-01-01 00:00:00+00'::timestamptz",
+    "'9999-12-31 23:59:59.999999+00'::timestamptz",
+    "'2024-02-29 12:00:00.000001+14'::timestamptz",
+    "NULL::timestamptz",
+)
+
+
+def test_time_stamps_are_read_by_the_compiled_loader_as_djangos_loader_reads_them(own):
+    from django.db.backends.postgresql.psycopg_any import register_tzloader
+
+    query = "SELECT " + ", ".join(_STAMPS)
+    with own.cursor() as cursor:
+        assert isinstance(
+            cursor.adapters.get_loader(base.TIMESTAMPTZ_OID, base.Format.TEXT).timezone,
+            type(base.datetime.UTC),
+        )
+        cursor.execute(query)
+        ours = cursor.fetchone()
+        register_tzloader(own.timezone, cursor.cursor)  # Django's own loader, on this cursor only
+        cursor.execute(query)
+        djangos = cursor.fetchone()
+    assert ours == djangos
+    assert [value.tzinfo for value in ours if value] == [value.tzinfo for value in djangos if value]
+
+
+def test_an_unrepresentable_time_stamp_fails_as_with_djangos_loader(own):
+    from django.db import DataError
+
+    with own.cursor() as cursor, pytest.raises(DataError):
+        cursor.execute("SELECT 'infinity'::timestamptz")
+        cursor.fetchone()
