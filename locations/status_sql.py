@@ -41,10 +41,14 @@ def pg_array(values: Iterable[Any]) -> str:
     The values come checked (canonical EVSE IDs, enumerations, numbers); a quote or backslash
     would need escaping, so it is refused rather than let through.
     """
-    texts = [str(value) for value in values]
-    if any('"' in text or "\\" in text for text in texts):
+    texts = [value if type(value) is str else str(value) for value in values]
+    if not texts:
+        return "{}"
+    inner = '","'.join(texts)
+    # Each separator brings two quotes; any other quote is a value's.
+    if inner.count('"') != 2 * (len(texts) - 1) or "\\" in inner:
         raise ValueError("array values may not hold quotes or backslashes")
-    return "{" + ",".join(f'"{text}"' for text in texts) + "}"
+    return '{"' + inner + '"}'
 
 
 def values_in(values: Sequence[str]) -> Any:
