@@ -121,6 +121,7 @@ class BalancedThreadWorker(ThreadWorker):
         balanced = self.table is not None and not self.cfg.reuse_port
         self.slot = self.table.reserve() if balanced else None
         self._handover_since = 0.0  # when this worker last left a waiting connection to a sibling
+        self._next_heartbeat = 0.0
 
     def init_process(self) -> None:
         if self.slot is not None:
@@ -135,8 +136,13 @@ class BalancedThreadWorker(ThreadWorker):
                 self.table.release(self.slot, os.getpid())
 
     def notify(self) -> None:
-        # Once per turn of the event loop: the count the siblings read follows closes and timeouts.
-        super().notify()
+        # Once per turn of the event loop (two or more per request): the count the siblings read
+        # follows closes and timeouts. The heartbeat the master watches (a system call that stamps
+        # a file) is sent at most every quarter of the worker's timeout, not on every turn.
+        now = time.monotonic()
+        if now >= self._next_heartbeat:
+            super().notify()
+            self._next_heartbeat = now + min(1.0, self.timeout / 4)
         if self.slot is not None:
             self.table.publish(self.slot, self.nr_conns)
 

@@ -161,6 +161,7 @@ def _worker(table: ConnectionTable, connections: int) -> BalancedThreadWorker:
     table.occupy(worker.slot, os.getpid())
     worker.nr_conns = connections
     worker._handover_since = 0.0
+    worker._next_heartbeat = 0.0
     return worker
 
 
@@ -183,3 +184,24 @@ def test_a_worker_no_heavier_than_its_siblings_accepts():
     table.occupy(sibling, os.getppid())
     table.publish(sibling, 2)
     assert worker._hand_over() is False
+
+
+def test_the_heartbeat_goes_out_once_per_interval_the_count_every_turn(monkeypatch):
+    table = ConnectionTable(slots=2)
+    worker = _worker(table, connections=1)
+    sibling = table.reserve()
+    table.occupy(sibling, os.getppid())
+    beats = []
+    worker.tmp = type("Tmp", (), {"notify": lambda self: beats.append(1)})()
+    worker.timeout = 15
+    clock = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    worker.notify()
+    for count in (2, 3, 4):
+        worker.nr_conns = count
+        clock[0] += 0.3
+        worker.notify()
+    assert len(beats) == 1 and table.lightest_sibling(sibling) == 4
+    clock[0] += 0.2  # a second after the first
+    worker.notify()
+    assert len(beats) == 2
