@@ -24,12 +24,14 @@ without `--reuse-port` (docker/entrypoint.sh does). Importing this module does n
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import os
 import select
 import time
 from multiprocessing.sharedctypes import RawArray, RawValue
 
+from gunicorn.config import Config
 from gunicorn.workers.gthread import ThreadWorker
 
 # Seconds a worker leaves a waiting connection to a less loaded sibling before accepting it itself.
@@ -104,6 +106,22 @@ class ConnectionTable:
         return lightest
 
 
+def settled_config(cfg: Config) -> Config:
+    """A copy of gunicorn's configuration whose settings are plain attributes.
+
+    gunicorn reads a setting (`cfg.keepalive`) through `Config.__getattr__`, which Python calls only
+    after the ordinary lookup failed and built an AttributeError: the parser, the WSGI environ and
+    the access log read dozens per request, together a quarter of a worker's instructions for a
+    trivial application. A worker's settings never change while it runs (a reload starts new
+    workers), so the copy holds each one's value, and the same object answers everything else.
+    """
+    settled = copy.copy(cfg)
+    for name, setting in cfg.settings.items():
+        if not hasattr(type(cfg), name):  # properties and methods of Config stay as they are
+            settled.__dict__[name] = setting.get()
+    return settled
+
+
 class BalancedThreadWorker(ThreadWorker):
     """gunicorn's gthread worker, accepting a new connection only when no live sibling holds fewer."""
 
@@ -126,6 +144,8 @@ class BalancedThreadWorker(ThreadWorker):
     def init_process(self) -> None:
         if self.slot is not None:
             self.table.occupy(self.slot, os.getpid())
+        self.cfg = settled_config(self.cfg)
+        self.log.cfg = self.cfg
         super().init_process()
 
     def run(self) -> None:

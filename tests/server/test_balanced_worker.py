@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from clearinghouse.server import BalancedThreadWorker, ConnectionTable
+from clearinghouse.server import BalancedThreadWorker, ConnectionTable, settled_config
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = Path(sys.executable).with_name("gunicorn")
@@ -205,3 +205,21 @@ def test_the_heartbeat_goes_out_once_per_interval_the_count_every_turn(monkeypat
     clock[0] += 0.2  # a second after the first
     worker.notify()
     assert len(beats) == 2
+
+
+def test_the_settled_configuration_answers_every_setting_as_gunicorns_does():
+    from gunicorn.config import Config
+
+    cfg = Config()
+    cfg.set("keepalive", 7)
+    cfg.set("bind", ["127.0.0.1:9999"])
+    cfg.set("forwarded_allow_ips", "10.0.0.1,127.0.0.1")
+    settled = settled_config(cfg)
+    for name in cfg.settings:
+        assert getattr(settled, name) == getattr(cfg, name), name
+    # Properties and methods of Config work on the copy, and the original is untouched.
+    assert settled.address == cfg.address and settled.is_ssl == cfg.is_ssl
+    assert [str(n) for n in settled.forwarded_allow_networks()] == ["10.0.0.1/32", "127.0.0.1/32"]
+    assert "keepalive" in settled.__dict__ and "keepalive" not in cfg.__dict__
+    with pytest.raises(AttributeError):
+        settled.no_such_setting  # noqa: B018
