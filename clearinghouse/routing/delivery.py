@@ -18,6 +18,7 @@ from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 
 from clearinghouse.api.secrets import field_fernet
+from clearinghouse.db import statement_cursor
 from clearinghouse.lib.crypto import decrypt
 from clearinghouse.tasking import run_in_background
 from partners.models import Partner
@@ -43,7 +44,8 @@ def backoff_seconds(attempts: int) -> float:
 # --- The lease ------------------------------------------------------------------------------------
 # Only the worker holding a channel's lease sends its messages, so they go out one at a time and in
 # order. Each change is a conditional UPDATE; a worker that dies leaves a lease that simply expires.
-# They run for every message sent, so they are written out in SQL rather than built by the ORM.
+# They run for every message sent, so they are written out in SQL rather than built by the ORM, and
+# on PostgreSQL prepared (statement_cursor): the server plans each of them once per connection.
 
 
 def _update_sql(model: type[models.Model], changes: dict[str, Any], where: str) -> tuple[str, list[Any]]:
@@ -60,7 +62,7 @@ def _update_sql(model: type[models.Model], changes: dict[str, Any], where: str) 
 def _update(model: type[models.Model], changes: dict[str, Any], where: str, params: list[Any]) -> int:
     """UPDATE model's table SET changes WHERE where; the number of rows changed."""
     sql, values = _update_sql(model, changes, where)
-    with connection.cursor() as cursor:
+    with statement_cursor(connection) as cursor:
         cursor.execute(sql, values + params)
         return cursor.rowcount
 
@@ -104,9 +106,13 @@ def _lease_with_head(change: LeaseChange, channel_id: int) -> tuple[bool, Head |
     # Names from the models' _meta.
     sql = f"WITH lease AS ({update} RETURNING id) SELECT head.*, lease.id AS leased_channel_id "
     sql += f"FROM lease LEFT JOIN ({head}) head ON TRUE"
-    for row in OutboxMessage.objects.raw(sql, values + params + head_params):
-        return True, (head_of(row) if row.pk is not None else None)
-    return False, None
+    with statement_cursor(connection) as cursor:
+        cursor.execute(sql, values + params + head_params)
+        row = cursor.fetchone()
+        if row is None:
+            return False, None
+        # The head's columns come first; its id is NULL when the channel has nothing pending.
+        return True, (head_of(cursor, row) if row[0] is not None else None)
 
 
 def _lease_claim(channel_id: int, token: str) -> tuple[bool, Head | None]:
