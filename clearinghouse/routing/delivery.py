@@ -24,7 +24,7 @@ from clearinghouse.tasking import run_in_background
 from partners.models import Partner
 
 from . import client
-from .hooks import hook_registered, hook_run
+from .hooks import hook_call, hook_failure, hook_registered, hook_run
 from .models import DeliveryChannel, OutboxMessage
 from .selectors import Route, channel_leased, head_due_at, head_of, head_query, pending_head
 
@@ -199,6 +199,14 @@ class _AnswerNotStored(Exception):
     """The UPDATE that marks a message delivered failed on the partner's answer."""
 
 
+class _HookFailed(Exception):
+    """The on_delivered hook raised, in a transaction without a savepoint around it."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+
 def _mark_delivered(
     message: OutboxMessage,
     response: client.PartnerResponse,
@@ -206,29 +214,47 @@ def _mark_delivered(
     where: str,
     params: list[Any],
 ) -> None:
-    """Mark the message delivered and run its hook, in one transaction (the hook in a savepoint of
-    its own, hook_run). No savepoint around the UPDATE: when it fails, the whole transaction rolls
-    back and the caller starts a new one; a savepoint would cost two more round trips per message.
-    A message without an on_delivered hook needs no transaction: its one UPDATE commits alone (inside
-    a caller's transaction it keeps its savepoint, so that a failure leaves the caller's intact)."""
+    """Mark the message delivered and run its hook, in one transaction. No savepoint around the
+    UPDATE: when it fails, the whole transaction rolls back and the caller starts a new one; a
+    savepoint would cost two more round trips per message. A message without an on_delivered hook
+    needs no transaction: its one UPDATE commits alone.
+
+    On a worker (no caller's transaction) the hook needs no savepoint either: these statements hold
+    up the channel's next message, and a command's answer runs a hook on every delivery. When the
+    hook fails, the whole transaction rolls back (its writes with it, as its savepoint's would) and
+    the message is marked delivered again, alone, with the hook's failure. Inside a caller's
+    transaction, which must survive a failing hook, the hook keeps its savepoint (hook_run)."""
     hooked = hook_registered(message.event_type, "on_delivered")
-    alone = not hooked and not connection.in_atomic_block
-    with contextlib.nullcontext() if alone else transaction.atomic():
-        try:
-            updated = _update(OutboxMessage, fields, where, params)
-        except DatabaseError as exc:
-            if fields["response_body"] is None:
-                raise
-            raise _AnswerNotStored from exc
-        if updated:
+    in_caller = connection.in_atomic_block
+    try:
+        with transaction.atomic() if hooked or in_caller else contextlib.nullcontext():
+            try:
+                updated = _update(OutboxMessage, fields, where, params)
+            except DatabaseError as exc:
+                if fields["response_body"] is None:
+                    raise
+                raise _AnswerNotStored from exc
+            if not updated:
+                return
             message.state = OutboxMessage.State.DELIVERED
             message.delivered_at = fields["delivered_at"]
             message.last_status_code = response.status_code
             message.response_body = fields["response_body"]
-            if hooked:
+            if not hooked:
+                return
+            if in_caller:
                 hook_error = hook_run(message, "on_delivered", response.body)
                 if hook_error:
                     OutboxMessage.objects.filter(pk=message.pk).update(last_error=hook_error)
+                return
+            try:
+                hook_call(message, "on_delivered", response.body)
+            except Exception as exc:
+                raise _HookFailed(hook_failure(message, "on_delivered", exc)) from exc
+    except _HookFailed as failed:
+        # Rolled back whole: the partner did answer, so the message is delivered all the same.
+        if _update(OutboxMessage, {**fields, "last_error": failed.description}, where, params):
+            message.state = OutboxMessage.State.DELIVERED
 
 
 # --- One attempt ----------------------------------------------------------------------------------
