@@ -7,11 +7,12 @@ session_facts_for() (a bulk of SDRs in one query); docs/sessions.md lists the fa
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -55,34 +56,34 @@ _COMMAND = (
 )
 
 
-@lru_cache(maxsize=1)
-def _command_sql() -> str:
+@lru_cache(maxsize=2)
+def _command_sql(source: str = "") -> str:
     return _COMMAND.format(
         csp_columns=partner_columns("csp", prefix="x_csp_"),
         cso_columns=partner_columns("cso", prefix="x_cso_"),
-        command=RemoteCommand._meta.db_table,
+        command=source or RemoteCommand._meta.db_table,
         partner=Partner._meta.db_table,
         # Every change of a command is told to its CSP: the notice needs no read of its own.
         csp_outbox=enqueue_target_columns(partner_id="csp.id", prefix="x_csp_"),
     )
 
 
-def command_with_parties(*, uid: uuid.UUID, cso_id: int | None = None) -> RemoteCommand | None:
-    """A command by its uid (only the CSO's own when `cso_id` is given), with its CSP and CSO loaded
-    (their IDs, roles and status; command_json and the notices need no more); its reservation, if
-    it has one, loads when read. Written out in SQL: the deliveries' answers and the CSOs' outcomes
-    read commands this way, and the ORM's building of a three-table query cost more than running it.
-    """
+def command_with_parties_query(
+    *, uid: uuid.UUID, cso_id: int | None = None, source: str = ""
+) -> tuple[str, list[Any]]:
+    """The SQL and parameters of command_with_parties' read; `source` names a relation of the
+    statement around it to read the command from instead of its table (the rows an UPDATE returns,
+    services.outcomes). command_from_row makes the command of its row."""
     uid_value = RemoteCommand._meta.get_field("uid").get_db_prep_value(uid, connection)
-    sql, params = _command_sql(), [*enqueue_target_params("CSP"), uid_value]
+    sql, params = _command_sql(source), [*enqueue_target_params("CSP"), uid_value]
     if cso_id is not None:
         sql, params = f"{sql} AND c.cso_id = %s", [*params, cso_id]
-    with statement_cursor(connection) as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        command = instance_from_row(RemoteCommand, cursor, row, using=connection.alias)
+    return sql, params
+
+
+def command_from_row(cursor: Any, row: Sequence[Any]) -> RemoteCommand:
+    """The command of a row of command_with_parties_query, with its parties and its CSP's channel."""
+    command = instance_from_row(RemoteCommand, cursor, row, using=connection.alias)
     assert isinstance(command, RemoteCommand)
     command.csp = partner_from_row([getattr(command, f"x_csp_{name}") for name in PARTNER_FIELDS])
     command.cso = partner_from_row([getattr(command, f"x_cso_{name}") for name in PARTNER_FIELDS])
@@ -93,6 +94,19 @@ def command_with_parties(*, uid: uuid.UUID, cso_id: int | None = None) -> Remote
         channel_id=command.x_csp_outbox_channel,
     )
     return command
+
+
+def command_with_parties(*, uid: uuid.UUID, cso_id: int | None = None) -> RemoteCommand | None:
+    """A command by its uid (only the CSO's own when `cso_id` is given), with its CSP and CSO loaded
+    (their IDs, roles and status; command_json and the notices need no more); its reservation, if
+    it has one, loads when read. Written out in SQL: the deliveries' answers and the CSOs' outcomes
+    read commands this way, and the ORM's building of a three-table query cost more than running it.
+    """
+    sql, params = command_with_parties_query(uid=uid, cso_id=cso_id)
+    with statement_cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+        return None if row is None else command_from_row(cursor, row)
 
 
 def _visible(*, partner_id: int, as_cso: bool, as_csp: bool) -> Q:
