@@ -16,6 +16,13 @@ from functools import lru_cache
 
 from django.db import connection
 
+from clearinghouse.db import statement_cursor
+from clearinghouse.routing.selectors import (
+    EnqueueTarget,
+    enqueue_target_columns,
+    enqueue_target_of,
+    enqueue_target_params,
+)
 from credentials.models import Credential, IssuedContract
 from locations.models import EVSE, Connector, Location
 from partners.models import Partner, RoamingAgreement, RoamingEndpoint
@@ -39,7 +46,9 @@ _ROUTE = (
     "AND cso.status = %s AND csp.status = %s ORDER BY a.valid_from DESC LIMIT 1), "
     # partners.selectors.endpoint_for: the CSO's active i3 endpoint.
     "(SELECT ep.url FROM {endpoint} ep WHERE ep.partner_id = cso.id AND ep.role = %s "
-    "AND ep.protocol = 'i3' AND ep.active = %s ORDER BY ep.id LIMIT 1) "
+    "AND ep.protocol = 'i3' AND ep.active = %s ORDER BY ep.id LIMIT 1), "
+    # clearinghouse.routing: where the command's delivery is written (outbox_enqueue's target).
+    "{cso_outbox} "
     "FROM {partner} csp "
     # partners.selectors.partner_by_operator_id (country and party ID are unique together).
     "LEFT JOIN {partner} cso ON cso.country_code = %s AND cso.party_id = %s AND cso.is_cso = %s "
@@ -83,6 +92,7 @@ def _route_sql() -> str:
         partner=Partner._meta.db_table,
         evse=EVSE._meta.db_table,
         location=Location._meta.db_table,
+        cso_outbox=enqueue_target_columns(partner_id="cso.id"),
     )
 
 
@@ -92,7 +102,8 @@ class EvseRoute:
 
     `cso` is None when no CSO has the EVSE ID's operator ID; `location_id` and `evse_uid` are None
     when the CSO published no such EVSE; `agreement_mode` is None without an agreement in force;
-    `cso_endpoint_url` is None when the CSO has no active endpoint for commands.
+    `cso_endpoint_url` is None when the CSO has no active endpoint for commands; `cso_outbox` is
+    the CSO's commands channel for outbox_enqueue (None without a CSO).
     """
 
     csp: Partner
@@ -103,6 +114,7 @@ class EvseRoute:
     has_connector: bool
     agreement_mode: str | None
     cso_endpoint_url: str | None
+    cso_outbox: EnqueueTarget | None
 
 
 def evse_route(
@@ -132,13 +144,14 @@ def evse_route(
         active,
         RoamingEndpoint.Role.CSO,
         True,
+        *enqueue_target_params(RoamingEndpoint.Role.CSO),
         operator_country,
         operator_party,
         True,
         evse_id,
         csp_id,
     ]
-    with connection.cursor() as cursor:
+    with statement_cursor(connection) as cursor:
         cursor.execute(_route_sql(), params)
         row = cursor.fetchone()
     if row is None:
@@ -146,14 +159,18 @@ def evse_route(
     width = len(PARTNER_FIELDS)
     csp = partner_from_row(row[:width])
     assert csp is not None
-    owner, location_id, evse_uid, has_connector, mode, url = row[2 * width :]
+    owner, location_id, evse_uid, has_connector, mode, url, has_endpoint, channel_id = row[2 * width :]
+    cso = partner_from_row(row[width : 2 * width])
     return EvseRoute(
         csp=csp,
-        cso=partner_from_row(row[width : 2 * width]),
+        cso=cso,
         contract_owner_id=owner,
         location_id=location_id,
         evse_uid=evse_uid,
         has_connector=bool(has_connector),
         agreement_mode=mode,
         cso_endpoint_url=url,
+        cso_outbox=None
+        if cso is None
+        else enqueue_target_of(status=cso.status, has_endpoint=has_endpoint, channel_id=channel_id),
     )

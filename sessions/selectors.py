@@ -7,16 +7,19 @@ session_facts_for() (a bulk of SDRs in one query); docs/sessions.md lists the fa
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 from django.db import connection
 from django.db.models import Q, QuerySet
 
+from clearinghouse.db import instance_from_row, statement_cursor
 from clearinghouse.errors import ConflictError, NotFoundError
+from clearinghouse.routing.selectors import enqueue_target_columns, enqueue_target_of, enqueue_target_params
 from partners.models import Partner
 
 from .command_route import PARTNER_FIELDS, partner_columns, partner_from_row
@@ -47,20 +50,50 @@ def command_get_visible(*, partner_id: int, command_uid: uuid.UUID | str) -> Rem
 
 
 _COMMAND = (
-    "SELECT c.*, {csp_columns}, {cso_columns} FROM {command} c "
+    "SELECT c.*, {csp_columns}, {cso_columns}, {csp_outbox} FROM {command} c "
     "JOIN {partner} csp ON csp.id = c.csp_id JOIN {partner} cso ON cso.id = c.cso_id "
     "WHERE c.uid = %s"
 )
 
 
-@lru_cache(maxsize=1)
-def _command_sql() -> str:
+@lru_cache(maxsize=2)
+def _command_sql(source: str = "") -> str:
     return _COMMAND.format(
         csp_columns=partner_columns("csp", prefix="x_csp_"),
         cso_columns=partner_columns("cso", prefix="x_cso_"),
-        command=RemoteCommand._meta.db_table,
+        command=source or RemoteCommand._meta.db_table,
         partner=Partner._meta.db_table,
+        # Every change of a command is told to its CSP: the notice needs no read of its own.
+        csp_outbox=enqueue_target_columns(partner_id="csp.id", prefix="x_csp_"),
     )
+
+
+def command_with_parties_query(
+    *, uid: uuid.UUID, cso_id: int | None = None, source: str = ""
+) -> tuple[str, list[Any]]:
+    """The SQL and parameters of command_with_parties' read; `source` names a relation of the
+    statement around it to read the command from instead of its table (the rows an UPDATE returns,
+    services.outcomes). command_from_row makes the command of its row."""
+    uid_value = RemoteCommand._meta.get_field("uid").get_db_prep_value(uid, connection)
+    sql, params = _command_sql(source), [*enqueue_target_params("CSP"), uid_value]
+    if cso_id is not None:
+        sql, params = f"{sql} AND c.cso_id = %s", [*params, cso_id]
+    return sql, params
+
+
+def command_from_row(cursor: Any, row: Sequence[Any]) -> RemoteCommand:
+    """The command of a row of command_with_parties_query, with its parties and its CSP's channel."""
+    command = instance_from_row(RemoteCommand, cursor, row, using=connection.alias)
+    assert isinstance(command, RemoteCommand)
+    command.csp = partner_from_row([getattr(command, f"x_csp_{name}") for name in PARTNER_FIELDS])
+    command.cso = partner_from_row([getattr(command, f"x_cso_{name}") for name in PARTNER_FIELDS])
+    # The CSP's channel, for the notice of the change the caller is about to make (notify.py).
+    command.csp_outbox = enqueue_target_of(
+        status=command.csp.status if command.csp else None,
+        has_endpoint=command.x_csp_outbox_endpoint,
+        channel_id=command.x_csp_outbox_channel,
+    )
+    return command
 
 
 def command_with_parties(*, uid: uuid.UUID, cso_id: int | None = None) -> RemoteCommand | None:
@@ -69,14 +102,11 @@ def command_with_parties(*, uid: uuid.UUID, cso_id: int | None = None) -> Remote
     it has one, loads when read. Written out in SQL: the deliveries' answers and the CSOs' outcomes
     read commands this way, and the ORM's building of a three-table query cost more than running it.
     """
-    sql, params = _command_sql(), [RemoteCommand._meta.get_field("uid").get_db_prep_value(uid, connection)]
-    if cso_id is not None:
-        sql, params = f"{sql} AND c.cso_id = %s", [*params, cso_id]
-    for command in RemoteCommand.objects.raw(sql, params):
-        command.csp = partner_from_row([getattr(command, f"x_csp_{name}") for name in PARTNER_FIELDS])
-        command.cso = partner_from_row([getattr(command, f"x_cso_{name}") for name in PARTNER_FIELDS])
-        return command
-    return None
+    sql, params = command_with_parties_query(uid=uid, cso_id=cso_id)
+    with statement_cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+        return None if row is None else command_from_row(cursor, row)
 
 
 def _visible(*, partner_id: int, as_cso: bool, as_csp: bool) -> Q:

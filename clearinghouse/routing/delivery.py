@@ -18,12 +18,13 @@ from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 
 from clearinghouse.api.secrets import field_fernet
+from clearinghouse.db import statement_cursor
 from clearinghouse.lib.crypto import decrypt
 from clearinghouse.tasking import run_in_background
 from partners.models import Partner
 
 from . import client
-from .hooks import hook_registered, hook_run
+from .hooks import hook_call, hook_failure, hook_registered, hook_run
 from .models import DeliveryChannel, OutboxMessage
 from .selectors import Route, channel_leased, head_due_at, head_of, head_query, pending_head
 
@@ -43,7 +44,8 @@ def backoff_seconds(attempts: int) -> float:
 # --- The lease ------------------------------------------------------------------------------------
 # Only the worker holding a channel's lease sends its messages, so they go out one at a time and in
 # order. Each change is a conditional UPDATE; a worker that dies leaves a lease that simply expires.
-# They run for every message sent, so they are written out in SQL rather than built by the ORM.
+# They run for every message sent, so they are written out in SQL rather than built by the ORM, and
+# on PostgreSQL prepared (statement_cursor): the server plans each of them once per connection.
 
 
 def _update_sql(model: type[models.Model], changes: dict[str, Any], where: str) -> tuple[str, list[Any]]:
@@ -60,7 +62,7 @@ def _update_sql(model: type[models.Model], changes: dict[str, Any], where: str) 
 def _update(model: type[models.Model], changes: dict[str, Any], where: str, params: list[Any]) -> int:
     """UPDATE model's table SET changes WHERE where; the number of rows changed."""
     sql, values = _update_sql(model, changes, where)
-    with connection.cursor() as cursor:
+    with statement_cursor(connection) as cursor:
         cursor.execute(sql, values + params)
         return cursor.rowcount
 
@@ -104,9 +106,13 @@ def _lease_with_head(change: LeaseChange, channel_id: int) -> tuple[bool, Head |
     # Names from the models' _meta.
     sql = f"WITH lease AS ({update} RETURNING id) SELECT head.*, lease.id AS leased_channel_id "
     sql += f"FROM lease LEFT JOIN ({head}) head ON TRUE"
-    for row in OutboxMessage.objects.raw(sql, values + params + head_params):
-        return True, (head_of(row) if row.pk is not None else None)
-    return False, None
+    with statement_cursor(connection) as cursor:
+        cursor.execute(sql, values + params + head_params)
+        row = cursor.fetchone()
+        if row is None:
+            return False, None
+        # The head's columns come first; its id is NULL when the channel has nothing pending.
+        return True, (head_of(cursor, row) if row[0] is not None else None)
 
 
 def _lease_claim(channel_id: int, token: str) -> tuple[bool, Head | None]:
@@ -193,6 +199,14 @@ class _AnswerNotStored(Exception):
     """The UPDATE that marks a message delivered failed on the partner's answer."""
 
 
+class _HookFailed(Exception):
+    """The on_delivered hook raised, in a transaction without a savepoint around it."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+
 def _mark_delivered(
     message: OutboxMessage,
     response: client.PartnerResponse,
@@ -200,29 +214,47 @@ def _mark_delivered(
     where: str,
     params: list[Any],
 ) -> None:
-    """Mark the message delivered and run its hook, in one transaction (the hook in a savepoint of
-    its own, hook_run). No savepoint around the UPDATE: when it fails, the whole transaction rolls
-    back and the caller starts a new one; a savepoint would cost two more round trips per message.
-    A message without an on_delivered hook needs no transaction: its one UPDATE commits alone (inside
-    a caller's transaction it keeps its savepoint, so that a failure leaves the caller's intact)."""
+    """Mark the message delivered and run its hook, in one transaction. No savepoint around the
+    UPDATE: when it fails, the whole transaction rolls back and the caller starts a new one; a
+    savepoint would cost two more round trips per message. A message without an on_delivered hook
+    needs no transaction: its one UPDATE commits alone.
+
+    On a worker (no caller's transaction) the hook needs no savepoint either: these statements hold
+    up the channel's next message, and a command's answer runs a hook on every delivery. When the
+    hook fails, the whole transaction rolls back (its writes with it, as its savepoint's would) and
+    the message is marked delivered again, alone, with the hook's failure. Inside a caller's
+    transaction, which must survive a failing hook, the hook keeps its savepoint (hook_run)."""
     hooked = hook_registered(message.event_type, "on_delivered")
-    alone = not hooked and not connection.in_atomic_block
-    with contextlib.nullcontext() if alone else transaction.atomic():
-        try:
-            updated = _update(OutboxMessage, fields, where, params)
-        except DatabaseError as exc:
-            if fields["response_body"] is None:
-                raise
-            raise _AnswerNotStored from exc
-        if updated:
+    in_caller = connection.in_atomic_block
+    try:
+        with transaction.atomic() if hooked or in_caller else contextlib.nullcontext():
+            try:
+                updated = _update(OutboxMessage, fields, where, params)
+            except DatabaseError as exc:
+                if fields["response_body"] is None:
+                    raise
+                raise _AnswerNotStored from exc
+            if not updated:
+                return
             message.state = OutboxMessage.State.DELIVERED
             message.delivered_at = fields["delivered_at"]
             message.last_status_code = response.status_code
             message.response_body = fields["response_body"]
-            if hooked:
+            if not hooked:
+                return
+            if in_caller:
                 hook_error = hook_run(message, "on_delivered", response.body)
                 if hook_error:
                     OutboxMessage.objects.filter(pk=message.pk).update(last_error=hook_error)
+                return
+            try:
+                hook_call(message, "on_delivered", response.body)
+            except Exception as exc:
+                raise _HookFailed(hook_failure(message, "on_delivered", exc)) from exc
+    except _HookFailed as failed:
+        # Rolled back whole: the partner did answer, so the message is delivered all the same.
+        if _update(OutboxMessage, {**fields, "last_error": failed.description}, where, params):
+            message.state = OutboxMessage.State.DELIVERED
 
 
 # --- One attempt ----------------------------------------------------------------------------------

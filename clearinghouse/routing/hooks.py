@@ -51,14 +51,24 @@ def hook_run(message: OutboxMessage, name: str, *args: Any) -> str:
     A hook's bug must neither undo the message's new state (the partner did answer) nor stop the
     channel, so its exception is logged and reported, never raised.
     """
-    hooks = _HOOKS.get(message.event_type)
-    hook = getattr(hooks, name, None) if hooks else None
-    if hook is None:
-        return ""
     try:
         with transaction.atomic():
-            hook(message, *args)
+            hook_call(message, name, *args)
     except Exception as exc:
-        logger.exception("delivery hook %s failed for message %s", name, message.message_id)
-        return f"{name} hook failed: {type(exc).__name__}: {exc}"[:500]
+        return hook_failure(message, name, exc)
     return ""
+
+
+def hook_call(message: OutboxMessage, name: str, *args: Any) -> None:
+    """Run one hook in the caller's transaction, without a savepoint: its exception propagates, and
+    the caller must then roll back the whole transaction (see delivery._mark_delivered)."""
+    hooks = _HOOKS.get(message.event_type)
+    hook = getattr(hooks, name, None) if hooks else None
+    if hook is not None:
+        hook(message, *args)
+
+
+def hook_failure(message: OutboxMessage, name: str, exc: Exception) -> str:
+    """Log a hook's failure (call it in the `except` block); its description for the message."""
+    logger.exception("delivery hook %s failed for message %s", name, message.message_id)
+    return f"{name} hook failed: {type(exc).__name__}: {exc}"[:500]

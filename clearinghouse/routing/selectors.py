@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -12,6 +13,7 @@ from django.db import connection
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
+from clearinghouse.db import instance_from_row, statement_cursor
 from partners.models import Partner, PartnerUser, RoamingEndpoint
 
 from .models import DeliveryChannel, OutboxMessage
@@ -48,7 +50,9 @@ _HEAD = (
     "(SELECT u.{username} " + _SIGNER + ") AS route_key_id, "
     "(SELECT pu.hmac_secret_encrypted " + _SIGNER + ") AS route_secret "
     "FROM {message} m LEFT JOIN {partner} p ON p.id = m.partner_id "
-    "WHERE m.channel_id = %s AND m.state = %s ORDER BY m.id LIMIT 1"
+    # The state is written in, not passed: a prepared statement's generic plan can then use the
+    # partial index outbox_pending_head, which a parameter could not prove applies.
+    "WHERE m.channel_id = %s AND m.state = 'PENDING' ORDER BY m.id LIMIT 1"
 )
 
 
@@ -68,11 +72,13 @@ def _head_sql() -> str:
 def head_query(*, channel_id: int) -> tuple[str, list[Any]]:
     """The SQL and parameters of pending_head's read, for a statement that embeds it (the lease's
     claim on PostgreSQL, delivery.py)."""
-    return _head_sql(), [True, True, True, channel_id, OutboxMessage.State.PENDING]
+    return _head_sql(), [True, True, True, channel_id]
 
 
-def head_of(message: OutboxMessage) -> tuple[OutboxMessage, Route]:
-    """A message read by head_query's SQL, with its route."""
+def head_of(cursor: Any, row: Sequence[Any]) -> tuple[OutboxMessage, Route]:
+    """A message read by head_query's SQL (a row of `cursor`), with its route."""
+    message = instance_from_row(OutboxMessage, cursor, row, using=connection.alias)
+    assert isinstance(message, OutboxMessage)
     route = Route(
         status=message.route_status,
         url=message.route_url,
@@ -86,51 +92,82 @@ def pending_head(*, channel_id: int) -> tuple[OutboxMessage, Route] | None:
     """The oldest pending message of a channel, with its route read in the same query (so that a
     suspension, an endpoint change or a secret rotation applies to the next message sent)."""
     sql, params = head_query(channel_id=channel_id)
-    for message in OutboxMessage.objects.raw(sql, params):
-        return head_of(message)
-    return None
+    with statement_cursor(connection) as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+        return None if row is None else head_of(cursor, row)
 
 
-_ENQUEUE = (
-    "SELECT p.status, "
-    "EXISTS (SELECT 1 FROM {endpoint} e WHERE e.partner_id = p.id AND e.role = %s "
-    "AND e.protocol = 'i3' AND e.active = %s), "
-    "(SELECT c.id FROM {channel} c WHERE c.partner_id = p.id AND c.role = %s) "
-    "FROM {partner} p WHERE p.id = %s"
+@dataclass(frozen=True)
+class EnqueueTarget:
+    """A partner in a role, as a message to write for it needs to know it: whether it can receive
+    (active, with an endpoint for the role, as partners.selectors.endpoint_for finds it) and its
+    channel's id (None before its first message)."""
+
+    reachable: bool
+    channel_id: int | None
+
+
+# The columns of an EnqueueTarget but the partner's status, for the partner whose id is the SQL
+# expression {partner_id}; the parameters are enqueue_target_params(role).
+# Aliases of their own, so that the statement around them may use any.
+_TARGET_COLUMNS = (
+    "EXISTS (SELECT 1 FROM {endpoint} te WHERE te.partner_id = {partner_id} AND te.role = %s "
+    "AND te.protocol = 'i3' AND te.active = %s) AS {prefix}outbox_endpoint, "
+    "(SELECT tc.id FROM {channel} tc WHERE tc.partner_id = {partner_id} AND tc.role = %s) "
+    "AS {prefix}outbox_channel"
 )
+
+
+def enqueue_target_columns(*, partner_id: str, prefix: str = "") -> str:
+    """Two columns, `{prefix}outbox_endpoint` and `{prefix}outbox_channel`, for a statement of
+    another app that reads the partner anyway (a command with its parties): outbox_enqueue then
+    needs no read of its own. `partner_id` is the SQL expression of the partner's id;
+    enqueue_target_params gives the parameters, enqueue_target_of the target."""
+    return _TARGET_COLUMNS.format(
+        endpoint=RoamingEndpoint._meta.db_table,
+        channel=DeliveryChannel._meta.db_table,
+        partner_id=partner_id,
+        prefix=prefix,
+    )
+
+
+def enqueue_target_params(role: str) -> list[Any]:
+    return [role, True, role]
+
+
+def enqueue_target_of(*, status: str | None, has_endpoint: Any, channel_id: int | None) -> EnqueueTarget:
+    """The target from the partner's status and the two columns of enqueue_target_columns."""
+    reachable = status == Partner.Status.ACTIVE and bool(has_endpoint)
+    return EnqueueTarget(reachable=reachable, channel_id=channel_id)
 
 
 @lru_cache(maxsize=1)
 def _enqueue_sql() -> str:
-    return _ENQUEUE.format(
-        endpoint=RoamingEndpoint._meta.db_table,
-        channel=DeliveryChannel._meta.db_table,
-        partner=Partner._meta.db_table,
-    )
+    columns = enqueue_target_columns(partner_id="p.id")
+    return f"SELECT p.status, {columns} FROM {Partner._meta.db_table} p WHERE p.id = %s"  # noqa: S608
 
 
-def enqueue_target(*, partner_id: int, role: str) -> tuple[bool, int | None]:
-    """In one query, for a message to write: whether the partner can receive it (active, with an
-    endpoint for the role, as partners.selectors.endpoint_for finds it) and its channel's id, if
-    the channel exists."""
-    with connection.cursor() as cursor:
-        cursor.execute(_enqueue_sql(), [role, True, role, partner_id])
+def enqueue_target(*, partner_id: int, role: str) -> EnqueueTarget:
+    """In one query, for a message to write: whether the partner can receive it and its channel."""
+    with statement_cursor(connection) as cursor:
+        cursor.execute(_enqueue_sql(), [*enqueue_target_params(role), partner_id])
         row = cursor.fetchone()
     if row is None:
-        return False, None
+        return EnqueueTarget(reachable=False, channel_id=None)
     status, has_endpoint, channel_id = row
-    return status == Partner.Status.ACTIVE and bool(has_endpoint), channel_id
+    return enqueue_target_of(status=status, has_endpoint=has_endpoint, channel_id=channel_id)
 
 
 def head_due_at(*, channel_id: int) -> datetime | None:
     """When the head of a channel's queue is due; None when nothing is pending."""
     # Written out (one probe of outbox_pending_head): every delivery run ends with it.
     table = OutboxMessage._meta.db_table
-    with connection.cursor() as cursor:
+    with statement_cursor(connection) as cursor:
         cursor.execute(
-            f"SELECT next_attempt_at FROM {table} WHERE channel_id = %s AND state = %s "  # noqa: S608
+            f"SELECT next_attempt_at FROM {table} WHERE channel_id = %s AND state = 'PENDING' "  # noqa: S608
             "ORDER BY id LIMIT 1",
-            [channel_id, OutboxMessage.State.PENDING],
+            [channel_id],
         )
         row = cursor.fetchone()
     if row is None:
@@ -144,7 +181,7 @@ def head_due_at(*, channel_id: int) -> datetime | None:
 
 def channel_leased(*, channel_id: int) -> bool:
     """Whether a worker holds the channel's lease now (an expired lease is held by nobody)."""
-    with connection.cursor() as cursor:
+    with statement_cursor(connection) as cursor:
         cursor.execute(
             f"SELECT 1 FROM {DeliveryChannel._meta.db_table} WHERE id = %s AND lease_until > %s",  # noqa: S608
             [channel_id, connection.ops.adapt_datetimefield_value(timezone.now())],

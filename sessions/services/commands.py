@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from clearinghouse.errors import ConflictError, RuleViolation
 from clearinghouse.lib.identifiers import parse_contract_id, parse_evse_id
+from clearinghouse.routing.selectors import EnqueueTarget
 from partners.models import Partner, RoamingAgreement
 from partners.selectors import agreement_active_between, endpoint_for, partner_by_operator_id
 
@@ -36,6 +37,8 @@ class _Target:
     evse_uid: str = ""
     session: ChargingSession | None = None
     reservation: Reservation | None = None
+    # The CSO's commands channel when the route's read had it (commands to an EVSE).
+    outbox: EnqueueTarget | None = None
 
 
 # Commands to an EVSE, checked with one read (command_route.evse_route).
@@ -59,7 +62,9 @@ def _evse_target(request: CommandRequest, route: EvseRoute) -> _Target:
             "The EVSE has no connector with this id.",
             {"evse_id": request.evse_id, "connector_id": request.connector_id},
         )
-    return _Target(cso=route.cso, location_id=route.location_id or "", evse_uid=route.evse_uid)
+    return _Target(
+        cso=route.cso, location_id=route.location_id or "", evse_uid=route.evse_uid, outbox=route.cso_outbox
+    )
 
 
 def _session_target(csp: Partner, request: CommandRequest) -> _Target:
@@ -252,7 +257,9 @@ def command_submit(*, csp_id: int, request: CommandRequest, now: datetime | None
         command.reservation = _reservation_create(
             csp=csp, cso=target.cso, request=request, reference=command.authorization_reference
         )
-    message = notify.command_to_cso(command, location_id=target.location_id, evse_uid=target.evse_uid)
+    message = notify.command_to_cso(
+        command, location_id=target.location_id, evse_uid=target.evse_uid, outbox=target.outbox
+    )
     if message is None:
         raise RuleViolation(
             "cso_unreachable",

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 
 from clearinghouse.routing.models import OutboxMessage
+from clearinghouse.routing.selectors import EnqueueTarget
 from clearinghouse.routing.services import outbox_enqueue
 
 from ..models import ChargingSession, RemoteCommand, Reservation
@@ -30,9 +31,14 @@ def command_event_type(command_type: str) -> str:
 
 
 def command_to_cso(
-    command: RemoteCommand, *, location_id: str = "", evse_uid: str = ""
+    command: RemoteCommand,
+    *,
+    location_id: str = "",
+    evse_uid: str = "",
+    outbox: EnqueueTarget | None = None,
 ) -> OutboxMessage | None:
-    """The command itself, for the CSO; None when the CSO has no endpoint to receive it."""
+    """The command itself, for the CSO; None when the CSO has no endpoint to receive it. `outbox`:
+    the CSO's commands channel, when the caller read it with the command's route."""
     return outbox_enqueue(
         partner_id=command.cso_id,
         role="CSO",
@@ -40,6 +46,7 @@ def command_to_cso(
         path=CSO_COMMANDS_PATH,
         payload=command_delivery(command, location_id=location_id, evse_uid=evse_uid),
         max_attempts=settings.COMMAND_DELIVERY_MAX_ATTEMPTS,
+        target=outbox,
     )
 
 
@@ -52,6 +59,8 @@ def command_to_csp(command: RemoteCommand, event: str) -> None:
         event_type=event_type,
         path=CSP_COMMAND_RESULTS_PATH,
         payload={"event": event_type, "command": command_json(command)},
+        # The CSP's channel, when the command was read with it (selectors.command_with_parties).
+        target=getattr(command, "csp_outbox", None),
     )
 
 

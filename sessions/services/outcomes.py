@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from clearinghouse.db import statement_cursor
 from clearinghouse.errors import InvalidTransition, NotFoundError
 from clearinghouse.routing.models import OutboxMessage
 from clearinghouse.routing.services import outbox_cancel
@@ -31,7 +32,7 @@ from ..machine import (
     reservation_after_result,
 )
 from ..models import RemoteCommand
-from ..selectors import command_with_parties, commands_overdue
+from ..selectors import command_from_row, command_with_parties, command_with_parties_query, commands_overdue
 from . import notify
 from .reservations import reservation_move
 
@@ -49,6 +50,44 @@ def _claim(command: RemoteCommand, sources: frozenset[str] | set[str], changes: 
     return bool(updated)
 
 
+def _claim_read(
+    *,
+    uid: uuid.UUID,
+    sources: frozenset[str] | set[str],
+    changes: dict[str, Any],
+    cso_id: int | None = None,
+) -> RemoteCommand | None:
+    """Move the command with this uid (the CSO's own when `cso_id` is given) if it is still in one
+    of `sources`, and read it as moved, with its parties (selectors.command_with_parties); None
+    when it is in no such state, or unknown.
+
+    On PostgreSQL one statement, the UPDATE in a CTE read with the parties: a CSO's answer and its
+    outcome race for the same row (the CSO may report before the hub has recorded the delivery's
+    answer), and each round trip while one of them holds the row's lock is a wait for the other.
+    """
+    if connection.vendor != "postgresql":
+        moved = RemoteCommand.objects.filter(uid=uid, state__in=list(sources))
+        if cso_id is not None:
+            moved = moved.filter(cso_id=cso_id)
+        return command_with_parties(uid=uid, cso_id=cso_id) if moved.update(**changes) else None
+    columns, values = [], []
+    for name, value in changes.items():
+        field = RemoteCommand._meta.get_field(name)
+        columns.append(f"{connection.ops.quote_name(field.column)} = %s")  # type: ignore[union-attr]
+        values.append(field.get_db_prep_save(value, connection))  # type: ignore[union-attr]
+    where = "uid = %s AND state = ANY(%s)" + (" AND cso_id = %s" if cso_id is not None else "")
+    where_params: list[Any] = [uid, sorted(str(state) for state in sources)]
+    if cso_id is not None:
+        where_params.append(cso_id)
+    # Names from the model's _meta.
+    update = f"UPDATE {RemoteCommand._meta.db_table} SET {', '.join(columns)} WHERE {where} RETURNING *"  # noqa: S608
+    read, read_params = command_with_parties_query(uid=uid, cso_id=cso_id, source="changed")
+    with statement_cursor(connection) as cursor:
+        cursor.execute(f"WITH changed AS ({update}) {read}", [*values, *where_params, *read_params])
+        row = cursor.fetchone()
+        return None if row is None else command_from_row(cursor, row)
+
+
 def _timeout_seconds(value: int | None) -> int:
     """The CSO's timeout, bounded: none given is the default, an absurd one the maximum."""
     if value is None:
@@ -59,13 +98,17 @@ def _timeout_seconds(value: int | None) -> int:
 # --- the CSO's answers ----------------------------------------------------------------------------
 
 
-def _command_of(message: OutboxMessage) -> RemoteCommand | None:
+def _uid_of(message: OutboxMessage) -> uuid.UUID | None:
     payload = message.payload if isinstance(message.payload, dict) else {}
     try:
-        uid = uuid.UUID(str(payload.get("command_id")))
+        return uuid.UUID(str(payload.get("command_id")))
     except ValueError:
         return None
-    return command_with_parties(uid=uid)
+
+
+def _command_of(message: OutboxMessage) -> RemoteCommand | None:
+    uid = _uid_of(message)
+    return None if uid is None else command_with_parties(uid=uid)
 
 
 def _fail(command: RemoteCommand, reason: str, now: datetime) -> bool:
@@ -89,8 +132,8 @@ def command_delivered(message: OutboxMessage, body: Any) -> None:
     An outcome may have come first (the CSO can be faster than the hub's worker), or the command may
     have been given up; then the answer is kept for the record and the state stays.
     """
-    command = _command_of(message)
-    if command is None:
+    uid = _uid_of(message)
+    if uid is None:
         return
     answer = read_cso_response(body)
     now = message.delivered_at or timezone.now()
@@ -109,8 +152,9 @@ def command_delivered(message: OutboxMessage, body: Any) -> None:
     }
     if target in COMMAND_FINAL:
         changes["finished_at"] = now
-    if not _claim(command, {CommandState.PENDING}, changes):
-        RemoteCommand.objects.filter(pk=command.pk, sent_at__isnull=True).update(
+    command = _claim_read(uid=uid, sources={CommandState.PENDING}, changes=changes)
+    if command is None:  # moved on already (or unknown: then nothing matches here either)
+        RemoteCommand.objects.filter(uid=uid, sent_at__isnull=True).update(
             response=answer.result, response_timeout=timeout, sent_at=now, updated_at=now
         )
         return
@@ -141,12 +185,7 @@ def command_result_record(
     try:
         uid = uuid.UUID(str(command_uid))
     except ValueError:
-        uid = None
-    command = command_with_parties(uid=uid, cso_id=cso_id) if uid is not None else None
-    if command is None:
-        raise NotFoundError("command_not_found", "No command of yours has this id.")
-    if command.state == CommandState.RESULT and command.result == outcome.result:
-        return command
+        raise NotFoundError("command_not_found", "No command of yours has this id.") from None
     changes = {
         "state": CommandState.RESULT,
         "result": outcome.result,
@@ -154,8 +193,15 @@ def command_result_record(
         "finished_at": now,
         "updated_at": now,
     }
-    if not _claim(command, COMMAND_RESULT_SOURCES, changes):
-        command.refresh_from_db(fields=["state"])
+    # The usual case first: an open command takes the outcome, read with its parties in the same
+    # statement. Otherwise it is read to tell why not.
+    command = _claim_read(uid=uid, sources=COMMAND_RESULT_SOURCES, changes=changes, cso_id=cso_id)
+    if command is None:
+        command = command_with_parties(uid=uid, cso_id=cso_id)
+        if command is None:
+            raise NotFoundError("command_not_found", "No command of yours has this id.")
+        if command.state == CommandState.RESULT and command.result == outcome.result:
+            return command
         raise InvalidTransition(
             "invalid_transition",
             f"The command is {command.state}; it takes no outcome now.",

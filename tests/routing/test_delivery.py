@@ -203,6 +203,38 @@ def test_a_failing_on_delivered_hook_neither_undoes_the_delivery_nor_stops_the_c
     assert first.channel.lease_until is None
 
 
+@pytest.mark.django_db(transaction=True)
+def test_on_a_worker_a_failing_hook_rolls_back_its_writes_and_the_message_stays_delivered(server, partner):
+    # As on a worker, outside any transaction: the hook runs without a savepoint of its own, so its
+    # failure rolls back the whole transaction, and the message is marked delivered again alone.
+    calls: list[int] = []
+
+    def broken(message: OutboxMessage, body: Any) -> None:
+        calls.append(message.pk)
+        OutboxMessage.objects.filter(pk=message.pk).update(path="changed-by-the-hook")
+        send(partner, event_type="test.written-by-the-hook")
+        if len(calls) == 1:
+            raise RuntimeError("bug in the hook")
+
+    delivery_hooks_register("test.event", on_delivered=broken)
+    with queued_only():
+        first, second = send(partner), send(partner)
+
+    assert channel_deliver(channel_id=first.channel_id) == 3  # the second's hook wrote a third
+
+    first, second = state_of(first), state_of(second)
+    assert first.state == DELIVERED and second.state == DELIVERED
+    assert first.path == "events" and second.path == "changed-by-the-hook"
+    assert "on_delivered hook failed: RuntimeError: bug in the hook" in first.last_error
+    assert first.response_body == second.response_body and first.attempts == 1
+    assert not second.last_error
+    # What the failing hook wrote is gone; what the second one wrote was delivered after it.
+    events = [r.headers["x-i3-event-type"] for r in server.requests]
+    assert events == ["test.event", "test.event", "test.written-by-the-hook"]
+    assert calls == [first.pk, second.pk]
+    assert first.channel.lease_until is None
+
+
 def test_nothing_is_written_without_an_endpoint_for_the_role(server):
     no_endpoint = onboard(name="Pull Only", country="BE", party="PUL", roles=["CSP"])
     assert send(no_endpoint) is None
