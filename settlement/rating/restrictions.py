@@ -16,8 +16,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from .parsing import RESERVATION_EXPIRES, Component, Element, Restrictions, Tariff, micros_of_day
+from .values import fast_init
 
 
+@fast_init
 @dataclass(frozen=True)
 class PeriodContext:
     """Everything restrictions can look at, as seen at the start of one period.

@@ -12,10 +12,13 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from settlement.rating.values import fast_init
+
 from . import findings as F
 from .findings import Finding
 
 
+@fast_init
 @dataclass(frozen=True)
 class Money:
     """An OCPI Price: excluding VAT, and including VAT when the CSO gave it."""

@@ -22,6 +22,7 @@ import orjson
 
 from clearinghouse.lib.codes import is_country_alpha2, is_country_alpha3, is_currency
 from clearinghouse.lib.identifiers import IdentifierError, parse_contract_id, parse_evse_id
+from settlement.rating.values import fast_init
 
 from . import findings as F
 from .findings import Finding
@@ -67,6 +68,7 @@ NON_CREDIT_ID_MAX = 36
 ID_MAX = 39
 
 
+@fast_init
 @dataclass(frozen=True)
 class Period:
     """One charging period (an IEC 63119 charging transaction): it ends where the next one starts."""
@@ -83,6 +85,7 @@ class Period:
         return None
 
 
+@fast_init
 @dataclass(frozen=True)
 class ParsedSdr:
     """The fields of a CDR the hub checks, stores in columns and rates; `raw` is the CDR as sent."""
@@ -111,6 +114,7 @@ class ParsedSdr:
     credit_reference_id: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class ParseResult:
     """What the shape check made of one item: the SDR id when one could be read, the parsed record
