@@ -342,8 +342,8 @@ def bulk_insert(
     table = qn(meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, meta.pk.column, len(objs)],
+            "SELECT nextval(%s::regclass) FROM generate_series(1, %s)",
+            [_key_sequence(connection, cursor, meta.db_table, meta.pk.column), len(objs)],
         )
         for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
             obj.pk = pk
@@ -365,6 +365,22 @@ def bulk_insert(
     for obj in objs:
         obj._state.adding = False
         obj._state.db = using
+
+
+# (database, table, column) -> the name of the sequence that numbers the column.
+_SEQUENCES: dict[tuple[str, str, str], str] = {}
+
+
+def _key_sequence(connection: Any, cursor: Any, table: str, column: str) -> str:
+    """The sequence behind a table's key column, looked up once per process and database: called
+    in the SELECT list, pg_get_serial_sequence would search the catalogs once per key drawn (some
+    2 ms of the server's time for 500 keys, where nextval of a named sequence takes under 1)."""
+    key = (str(connection.settings_dict.get("NAME")), table, column)
+    name = _SEQUENCES.get(key)
+    if name is None:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, column])
+        name = _SEQUENCES[key] = cursor.fetchone()[0]
+    return name
 
 
 def _given_text(texts: Iterator[str | None], otherwise: Callable[[Any], Any]) -> Callable[[Any], Any]:
