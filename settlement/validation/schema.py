@@ -150,20 +150,23 @@ def hash_and_document(item: Mapping[str, Any]) -> tuple[str, str | None]:
     that is not a JSON type (only documents the hub builds could); the hash then encodes it as
     text, as it always has, and the document is encoded by its field instead.
     """
-    body = {k: v for k, v in item.items() if k not in VOLATILE_FIELDS}
+    body = dict(item)  # a copy in C, then the volatile fields out: the same dict as a comprehension
+    for key in _VOLATILE_ORDER:
+        body.pop(key, None)
     fast = _orjson_canonical(body)
     if fast is not None:
-        volatile_bytes = [
-            (_orjson_canonical(key), _orjson_canonical(item[key]))
-            for key in sorted(VOLATILE_FIELDS)
-            if key in item
-        ]
-        if all(k is not None and v is not None for k, v in volatile_bytes):
+        tail = []
+        for key in _VOLATILE_ORDER:
+            if key in item:
+                value = _orjson_canonical(item[key])
+                if value is None or _VOLATILE_KEY_TEXT[key] is None:
+                    break
+                tail.append(_VOLATILE_KEY_TEXT[key] + b":" + value)  # type: ignore[operator]
+        else:
             digest = hashlib.sha256(fast).hexdigest()
-            if not volatile_bytes:
+            if not tail:
                 return digest, fast.decode()
-            tail = b",".join(k + b":" + v for k, v in volatile_bytes)  # type: ignore[operator]
-            return digest, (fast[:-1] + (b"," if body else b"") + tail + b"}").decode()
+            return digest, (fast[:-1] + (b"," if body else b"") + b",".join(tail) + b"}").decode()
     try:
         text = _CANONICAL.encode(body)
         volatile = [
@@ -200,6 +203,11 @@ def _orjson_canonical(value: Any) -> bytes | None:
     except TypeError:  # orjson.JSONEncodeError included
         return None
     return None if b"0.0000" in out or b"e-" in out or b"null" in out else out
+
+
+# The volatile fields in the order the canonical text appends them, each key's encoding made once.
+_VOLATILE_ORDER = tuple(sorted(VOLATILE_FIELDS))
+_VOLATILE_KEY_TEXT = {key: _orjson_canonical(key) for key in _VOLATILE_ORDER}
 
 
 # A CSO's batch names its EVSEs and its drivers' contracts again and again: each spelling is parsed
