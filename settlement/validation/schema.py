@@ -214,7 +214,32 @@ _VOLATILE_KEY_TEXT = {key: _orjson_canonical(key) for key in _VOLATILE_ORDER}
 # once per process (an IdentifierError is raised again each time: lru_cache keeps only results).
 @lru_cache(maxsize=16384)
 def _normalized_contract_id(raw: str) -> str:
-    return parse_contract_id(raw).normalized()
+    parsed = parse_contract_id(raw)
+    normalized = parsed.normalized()
+    if len(_PROVIDERS) >= _PROVIDERS_MAX:
+        _PROVIDERS.clear()
+    _PROVIDERS[normalized] = (parsed.country, parsed.party_id)
+    return normalized
+
+
+# The provider part (country, party) of the contract IDs normalised last: intake looks up the CSP
+# of each contract of a batch by it, right after reading the batch. Emptied when full.
+_PROVIDERS: dict[str, tuple[str, str]] = {}
+_PROVIDERS_MAX = 65536
+
+
+def contract_provider(contract_id: str) -> tuple[str, str] | None:
+    """The (country, party ID) of a contract ID, as parse_contract_id reads them; None when it is
+    not a contract ID. A normalised ID this module produced is answered from memory: parsing it
+    again gives the parts it was made of."""
+    known = _PROVIDERS.get(contract_id)
+    if known is not None:
+        return known
+    try:
+        parsed = parse_contract_id(contract_id)
+    except IdentifierError:
+        return None
+    return parsed.country, parsed.party_id
 
 
 @lru_cache(maxsize=16384)
