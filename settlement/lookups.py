@@ -21,7 +21,6 @@ from decimal import Decimal
 
 from django.db.models import Q
 
-from clearinghouse.lib.identifiers import IdentifierError, parse_contract_id
 from credentials.selectors import authorizations_by_reference as credential_authorizations
 from credentials.selectors import credential_owners
 from locations.models import EVSE, Connector, Tariff, TariffTarget
@@ -36,6 +35,7 @@ from .validation.context import (
     SessionInfo,
     TariffInfo,
 )
+from .validation.schema import contract_provider
 
 _KW = Decimal(1000)
 
@@ -118,11 +118,9 @@ def contract_owners(*, contract_ids: Iterable[str]) -> dict[str, int]:
     }
     providers: dict[tuple[str, str], list[str]] = defaultdict(list)
     for contract_id in wanted - owners.keys():
-        try:
-            parsed = parse_contract_id(contract_id)
-        except IdentifierError:
-            continue
-        providers[(parsed.country, parsed.party_id)].append(contract_id)
+        provider = contract_provider(contract_id)
+        if provider is not None:
+            providers[provider].append(contract_id)
     if providers:
         match = Q()
         for country, party in providers:

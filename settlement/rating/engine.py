@@ -387,6 +387,8 @@ def _rate(
     # 5. min_price / max_price per tariff, on the subtotal that tariff priced.
     lines: list[BilledLine] = [line for _, line in priced]
     for tariff in used:
+        if tariff.min_price is None and tariff.max_price is None:
+            continue  # nothing to clamp: its subtotal is not needed
         subtotal = _sum_prices([line for t, line in priced if t.position == tariff.position])
         for label, bound in ((MIN_PRICE, tariff.min_price), (MAX_PRICE, tariff.max_price)):
             if bound is not None:
@@ -394,7 +396,14 @@ def _rate(
                 if adjustment is not None:
                     lines.append(adjustment)
 
+    # The category totals: each the sum of its lines in order (one pass sorts them out).
+    by_label: dict[str, list[BilledLine]] = {}
+    for line in lines:
+        by_label.setdefault(line.dimension, []).append(line)
+
     def category(*labels: str) -> Price:
+        if len(labels) == 1:
+            return _sum_prices(by_label.get(labels[0], ()))
         return _sum_prices([line for line in lines if line.dimension in labels])
 
     has_reservation = any(p.is_reservation for p in periods)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from .values import fast_init
+
 #: Number of decimals of every money amount the engine produces.  OCPI 2.2.1
 #: (Types, ``number``) says numbers use 4 decimals unless stated otherwise, so a
 #: finer result could not be transported in a CDR anyway.
@@ -64,6 +66,7 @@ def _fmt(value: Decimal) -> str:
     return format(value, "f")
 
 
+@fast_init
 @dataclass(frozen=True)
 class Price:
     """An OCPI ``Price``: an amount excluding VAT and, when known, including VAT.
@@ -93,6 +96,7 @@ class Price:
         return Price(Decimal("0.0000"), Decimal("0.0000"))
 
 
+@fast_init
 @dataclass(frozen=True)
 class BilledLine:
     """One priced line of the computation, so a human can re-do the arithmetic.
@@ -130,6 +134,7 @@ class BilledLine:
         return Price(self.excl_vat, self.incl_vat)
 
 
+@fast_init
 @dataclass(frozen=True)
 class RatingResult:
     """The cost of one session and how it was obtained.

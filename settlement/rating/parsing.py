@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -239,6 +240,15 @@ class Restrictions:
     days: frozenset[int] | None = None
     reservation: str | None = None
 
+    @cached_property
+    def unrestricted(self) -> bool:
+        """No restriction at all: the element holds in every charging period (and in no
+        reservation period), whatever the period's time, energy, duration or measurements."""
+        return self == _NO_RESTRICTIONS
+
+
+_NO_RESTRICTIONS = Restrictions()
+
 
 @dataclass(frozen=True)
 class Element:
@@ -268,6 +278,21 @@ class Tariff:
     max_price: Price | None
     start_date_time: datetime | None
     end_date_time: datetime | None
+
+    @cached_property
+    def candidates(self) -> dict[str, tuple[tuple[Element, Component, bool], ...]]:
+        """Per dimension, the elements that price it (in tariff order) with their component for
+        it and whether they are unrestricted: what finding a period's element walks, worked out
+        once per parsed tariff instead of once per period and dimension."""
+        found: dict[str, list[tuple[Element, Component, bool]]] = {}
+        for element in self.elements:
+            for dimension in dict.fromkeys(c.dimension for c in element.components):
+                component = element.component(dimension)
+                assert component is not None
+                found.setdefault(dimension, []).append(
+                    (element, component, element.restrictions.unrestricted)
+                )
+        return {dimension: tuple(entries) for dimension, entries in found.items()}
 
     def valid_at(self, moment: datetime) -> bool:
         """Whether ``moment`` lies in [start_date_time, end_date_time].

@@ -16,8 +16,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from .parsing import RESERVATION_EXPIRES, Component, Element, Restrictions, Tariff, micros_of_day
+from .values import fast_init
 
 
+@fast_init
 @dataclass(frozen=True)
 class PeriodContext:
     """Everything restrictions can look at, as seen at the start of one period.
@@ -126,9 +128,9 @@ def find_component(tariff: Tariff, dimension: str, ctx: PeriodContext) -> tuple[
     the reservation FLAT fee so that one rule covers both.
     """
     fallback: tuple[Element, Component] | None = None
-    for element in tariff.elements:
-        component = element.component(dimension)
-        if component is None or not restrictions_hold(element.restrictions, ctx):
+    for element, component, unrestricted in tariff.candidates.get(dimension, ()):
+        # An element without restrictions holds in every charging period and no reservation one.
+        if ctx.is_reservation if unrestricted else not restrictions_hold(element.restrictions, ctx):
             continue
         if not (ctx.is_reservation and ctx.reservation_expired):
             return element, component

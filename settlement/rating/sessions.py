@@ -23,6 +23,7 @@ from .parsing import (
     parse_datetime,
     to_decimal,
 )
+from .values import fast_init
 
 # Dimensions that are consumed quantities and so can never be negative here.
 _BILLABLE_DIMENSIONS = frozenset({"ENERGY", "TIME", "PARKING_TIME", "RESERVATION_TIME"})
@@ -30,6 +31,7 @@ _BILLABLE_DIMENSIONS = frozenset({"ENERGY", "TIME", "PARKING_TIME", "RESERVATION
 _MEASURED_DIMENSIONS = frozenset({"MIN_CURRENT", "MAX_CURRENT", "CURRENT", "MIN_POWER", "MAX_POWER", "POWER"})
 
 
+@fast_init
 @dataclass(frozen=True)
 class Period:
     """A charging period with its billable quantities in exact base units.
@@ -51,6 +53,7 @@ class Period:
     measurements: Mapping[str, Decimal]
 
 
+@fast_init
 @dataclass(frozen=True)
 class Session:
     """The parts of a CDR/session the engine rates."""

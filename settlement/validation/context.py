@@ -13,7 +13,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from settlement.rating.values import fast_init
 
+
+@fast_init
 @dataclass(frozen=True)
 class ConnectorInfo:
     connector_id: str
@@ -21,6 +24,7 @@ class ConnectorInfo:
     tariff_ids: tuple[str, ...]
 
 
+@fast_init
 @dataclass(frozen=True)
 class EvseInfo:
     """One EVSE the CSO published: its location's time zone and its connectors."""
@@ -30,6 +34,7 @@ class EvseInfo:
     connectors: Mapping[str, ConnectorInfo]
 
 
+@fast_init
 @dataclass(frozen=True)
 class AgreementInfo:
     csp_id: int
@@ -41,6 +46,7 @@ class AgreementInfo:
         return self.valid_from <= moment and (self.valid_until is None or moment < self.valid_until)
 
 
+@fast_init
 @dataclass(frozen=True)
 class AuthorizationInfo:
     """A start authorization the hub recorded for the CSO, under its reference."""
@@ -51,6 +57,7 @@ class AuthorizationInfo:
     status: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class SessionInfo:
     """A charging session the CSO reported to the hub, as far as its SDR must agree with it."""
@@ -60,6 +67,7 @@ class SessionInfo:
     evse_id: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class TariffInfo:
     """A published tariff: its OCPI document and the CSPs it is meant for (empty: every CSP)."""
@@ -73,6 +81,7 @@ class TariffInfo:
         return not self.target_csp_ids or csp_id in self.target_csp_ids
 
 
+@fast_init
 @dataclass(frozen=True)
 class StoredSdr:
     """An SDR already stored for the CSO (not a rejected one): what a repeat or a credit is checked

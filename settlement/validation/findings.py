@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from settlement.rating.values import fast_init
+
 ERROR = "error"
 WARNING = "warning"
 
@@ -101,6 +103,7 @@ SEVERITY: dict[str, str] = {
 CODES: tuple[str, ...] = tuple(SEVERITY)
 
 
+@fast_init
 @dataclass(frozen=True)
 class Finding:
     """One finding. `field` names where it applies (`cdr_location.evse_id`, `charging_periods[1]`)."""

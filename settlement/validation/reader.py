@@ -12,10 +12,13 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from settlement.rating.values import fast_init
+
 from . import findings as F
 from .findings import Finding
 
 
+@fast_init
 @dataclass(frozen=True)
 class Money:
     """An OCPI Price: excluding VAT, and including VAT when the CSO gave it."""
@@ -99,6 +102,15 @@ class Reader:
         self, obj: Mapping[str, Any], key: str, path: str, *, max_len: int, required: bool = True
     ) -> str | None:
         """OCPI CiString: printable ASCII, compared without regard to case."""
+        value = obj.get(key)
+        if (
+            type(value) is str
+            and 0 < len(value) <= max_len
+            and not value[0].isspace()
+            and value.isascii()
+            and value.isprintable()
+        ):
+            return value  # the common case, answered without the checks below
         value = self.string(obj, key, path, max_len=max_len, required=required)
         if value is not None and not (value.isascii() and value.isprintable()):
             self.fail(F.INVALID_VALUE, path, f"{path} must be printable ASCII")
@@ -106,8 +118,11 @@ class Reader:
         return value
 
     def enum(self, obj: Mapping[str, Any], key: str, path: str, allowed: frozenset[str]) -> str | None:
-        value = self.present(obj, key, path, True)
+        value = obj.get(key)
+        if type(value) is str and value in allowed:
+            return value  # the common case
         if value is None:
+            self.fail(F.MISSING_FIELD, path, f"{path} is required")
             return None
         if not isinstance(value, str) or value not in allowed:
             self.fail(F.INVALID_ENUM, path, f"{path} must be one of {', '.join(sorted(allowed))}")
@@ -117,8 +132,10 @@ class Reader:
     def moment(
         self, obj: Mapping[str, Any], key: str, path: str, *, required: bool = True
     ) -> datetime | None:
-        value = self.present(obj, key, path, required)
+        value = obj.get(key)
         if value is None:
+            if required:
+                self.fail(F.MISSING_FIELD, path, f"{path} is required")
             return None
         parsed = parse_datetime(value)
         if parsed is None:
@@ -126,8 +143,14 @@ class Reader:
         return parsed
 
     def number(self, obj: Mapping[str, Any], key: str, path: str, *, required: bool = True) -> Decimal | None:
-        value = self.present(obj, key, path, required)
+        value = obj.get(key)
+        if type(value) is float:  # the common case, as parse_number reads it
+            number = Decimal(repr(value))
+            if number.is_finite():
+                return number
         if value is None:
+            if required:
+                self.fail(F.MISSING_FIELD, path, f"{path} is required")
             return None
         parsed = parse_number(value)
         if parsed is None:
@@ -146,10 +169,14 @@ class Reader:
     def object(
         self, obj: Mapping[str, Any], key: str, path: str, *, required: bool = True
     ) -> Mapping[str, Any] | None:
-        value = self.present(obj, key, path, required)
+        value = obj.get(key)
+        if type(value) is dict:
+            return value  # the common case
         if value is None:
+            if required:
+                self.fail(F.MISSING_FIELD, path, f"{path} is required")
             return None
-        if type(value) is not dict and not isinstance(value, Mapping):
+        if not isinstance(value, Mapping):
             self.fail(F.INVALID_TYPE, path, f"{path} must be an object")
             return None
         return value

@@ -22,6 +22,7 @@ import orjson
 
 from clearinghouse.lib.codes import is_country_alpha2, is_country_alpha3, is_currency
 from clearinghouse.lib.identifiers import IdentifierError, parse_contract_id, parse_evse_id
+from settlement.rating.values import fast_init
 
 from . import findings as F
 from .findings import Finding
@@ -67,6 +68,7 @@ NON_CREDIT_ID_MAX = 36
 ID_MAX = 39
 
 
+@fast_init
 @dataclass(frozen=True)
 class Period:
     """One charging period (an IEC 63119 charging transaction): it ends where the next one starts."""
@@ -83,6 +85,7 @@ class Period:
         return None
 
 
+@fast_init
 @dataclass(frozen=True)
 class ParsedSdr:
     """The fields of a CDR the hub checks, stores in columns and rates; `raw` is the CDR as sent."""
@@ -111,6 +114,7 @@ class ParsedSdr:
     credit_reference_id: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class ParseResult:
     """What the shape check made of one item: the SDR id when one could be read, the parsed record
@@ -146,20 +150,23 @@ def hash_and_document(item: Mapping[str, Any]) -> tuple[str, str | None]:
     that is not a JSON type (only documents the hub builds could); the hash then encodes it as
     text, as it always has, and the document is encoded by its field instead.
     """
-    body = {k: v for k, v in item.items() if k not in VOLATILE_FIELDS}
+    body = dict(item)  # a copy in C, then the volatile fields out: the same dict as a comprehension
+    for key in _VOLATILE_ORDER:
+        body.pop(key, None)
     fast = _orjson_canonical(body)
     if fast is not None:
-        volatile_bytes = [
-            (_orjson_canonical(key), _orjson_canonical(item[key]))
-            for key in sorted(VOLATILE_FIELDS)
-            if key in item
-        ]
-        if all(k is not None and v is not None for k, v in volatile_bytes):
+        tail = []
+        for key in _VOLATILE_ORDER:
+            if key in item:
+                value = _orjson_canonical(item[key])
+                if value is None or _VOLATILE_KEY_TEXT[key] is None:
+                    break
+                tail.append(_VOLATILE_KEY_TEXT[key] + b":" + value)  # type: ignore[operator]
+        else:
             digest = hashlib.sha256(fast).hexdigest()
-            if not volatile_bytes:
+            if not tail:
                 return digest, fast.decode()
-            tail = b",".join(k + b":" + v for k, v in volatile_bytes)  # type: ignore[operator]
-            return digest, (fast[:-1] + (b"," if body else b"") + tail + b"}").decode()
+            return digest, (fast[:-1] + (b"," if body else b"") + b",".join(tail) + b"}").decode()
     try:
         text = _CANONICAL.encode(body)
         volatile = [
@@ -198,11 +205,41 @@ def _orjson_canonical(value: Any) -> bytes | None:
     return None if b"0.0000" in out or b"e-" in out or b"null" in out else out
 
 
+# The volatile fields in the order the canonical text appends them, each key's encoding made once.
+_VOLATILE_ORDER = tuple(sorted(VOLATILE_FIELDS))
+_VOLATILE_KEY_TEXT = {key: _orjson_canonical(key) for key in _VOLATILE_ORDER}
+
+
 # A CSO's batch names its EVSEs and its drivers' contracts again and again: each spelling is parsed
 # once per process (an IdentifierError is raised again each time: lru_cache keeps only results).
 @lru_cache(maxsize=16384)
 def _normalized_contract_id(raw: str) -> str:
-    return parse_contract_id(raw).normalized()
+    parsed = parse_contract_id(raw)
+    normalized = parsed.normalized()
+    if len(_PROVIDERS) >= _PROVIDERS_MAX:
+        _PROVIDERS.clear()
+    _PROVIDERS[normalized] = (parsed.country, parsed.party_id)
+    return normalized
+
+
+# The provider part (country, party) of the contract IDs normalised last: intake looks up the CSP
+# of each contract of a batch by it, right after reading the batch. Emptied when full.
+_PROVIDERS: dict[str, tuple[str, str]] = {}
+_PROVIDERS_MAX = 65536
+
+
+def contract_provider(contract_id: str) -> tuple[str, str] | None:
+    """The (country, party ID) of a contract ID, as parse_contract_id reads them; None when it is
+    not a contract ID. A normalised ID this module produced is answered from memory: parsing it
+    again gives the parts it was made of."""
+    known = _PROVIDERS.get(contract_id)
+    if known is not None:
+        return known
+    try:
+        parsed = parse_contract_id(contract_id)
+    except IdentifierError:
+        return None
+    return parsed.country, parsed.party_id
 
 
 @lru_cache(maxsize=16384)

@@ -363,3 +363,45 @@ def test_an_instance_from_a_row_is_what_raw_builds(cso):
     with connection.cursor() as cursor, pytest.raises(ValueError, match="primary key"):
         cursor.execute(f"SELECT payload FROM {table}")
         instance_from_row(OutboxMessage, cursor, cursor.fetchone())
+
+
+def test_bulk_insert_stores_each_moment_whatever_its_zone_and_precision(cso):
+    """Timestamps travel as text in COPY, each distinct moment formatted once: equal moments in
+    other zones, microseconds and old years all store the instant they name."""
+    from zoneinfo import ZoneInfo
+
+    from clearinghouse.db import bulk_insert, bulk_insert_values
+    from credentials.models import AuthorizationRecord
+
+    now = datetime(2026, 3, 29, 0, 59, 59, 999999, tzinfo=UTC)
+    moments = [
+        now,
+        now.astimezone(ZoneInfo("Europe/Berlin")),  # the same instant, another offset
+        now + timedelta(microseconds=1),  # across the DST change in Berlin
+        datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        datetime(2026, 1, 1, 12, 0, tzinfo=ZoneInfo("America/St_Johns")),  # a half-hour offset
+    ]
+    records = [
+        AuthorizationRecord(
+            cso_id=cso.partner.pk, evse_id="DE*ACH*E1*1", credential_type="RFID", status="ACCEPTED",
+            decided_by="HUB", decided_at=moment, authorization_reference=f"moment-{i}", created_at=now,
+        )
+        for i, moment in enumerate(moments)
+    ]  # fmt: skip
+    bulk_insert(records)
+    rows = [
+        {
+            "cso_id": cso.partner.pk, "evse_id": "DE*ACH*E2*1", "credential_type": "RFID",
+            "status": "ACCEPTED", "decided_by": "HUB", "decided_at": moment,
+            "authorization_reference": f"moment-values-{i}", "created_at": now,
+        }
+        for i, moment in enumerate(moments)
+    ]  # fmt: skip
+    bulk_insert_values(AuthorizationRecord, rows)
+    for prefix in ("moment-", "moment-values-"):
+        stored = AuthorizationRecord.objects.filter(
+            authorization_reference__in=[f"{prefix}{i}" for i in range(len(moments))]
+        ).order_by("authorization_reference")
+        assert [r.decided_at for r in stored] == moments
+        assert all(r.decided_at.utcoffset() == timedelta(0) for r in stored)
+        assert {r.created_at for r in stored} == {now}
