@@ -18,33 +18,48 @@ from __future__ import annotations
 import functools
 import gc
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# While bulk requests overlap without a gap the pause never ends on its own; the cycles of every
+# request served meanwhile (DRF's request and view refer to each other) would pile up. A holder
+# leaving a pause older than this collects the young generations itself.
+LONGEST_PAUSE_SECONDS = 2.0
+
 _lock = threading.Lock()
 _holders = 0
 _was_enabled = False
+_collected_at = 0.0
 
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Run the block with the cyclic garbage collector off (reference counting goes on)."""
-    global _holders, _was_enabled
+    global _holders, _was_enabled, _collected_at
     with _lock:
         if _holders == 0:
             _was_enabled = gc.isenabled()
+            _collected_at = time.monotonic()
             gc.disable()
         _holders += 1
     try:
         yield
     finally:
+        collect = False
         with _lock:
             _holders -= 1
-            if _holders == 0 and _was_enabled:
-                gc.enable()
+            if _holders == 0:
+                if _was_enabled:
+                    gc.enable()
+            elif _was_enabled and time.monotonic() - _collected_at >= LONGEST_PAUSE_SECONDS:
+                _collected_at = time.monotonic()
+                collect = True
+        if collect:
+            gc.collect(1)
 
 
 def pauses_collector(func: F) -> F:

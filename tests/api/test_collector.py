@@ -65,3 +65,20 @@ def test_the_decorator_pauses_around_the_call_and_keeps_its_result():
     assert work(21) == (42, False)
     assert gc.isenabled()
     assert work.__name__ == "work"
+
+
+def test_a_pause_kept_up_by_overlapping_holders_still_collects(monkeypatch):
+    from clearinghouse.api import collector
+
+    clock = [1000.0]
+    monkeypatch.setattr(collector.time, "monotonic", lambda: clock[0])
+    collections = []
+    monkeypatch.setattr(collector.gc, "collect", lambda generation=2: collections.append(generation))
+    with collector_paused():  # one long-running holder...
+        for _ in range(5):  # ...while others come and go, one second apart
+            clock[0] += 1.0
+            with collector_paused():
+                pass
+        assert not gc.isenabled()
+    assert collections == [1, 1]  # at 2 s and at 4 s of the pause
+    assert gc.isenabled()
