@@ -165,12 +165,17 @@ def _worker(table: ConnectionTable, connections: int) -> BalancedThreadWorker:
     return worker
 
 
-def test_the_heavier_worker_leaves_a_connection_once_then_takes_it():
+def _beside_a_sibling(connections: int, sibling_connections: int) -> BalancedThreadWorker:
     table = ConnectionTable(slots=2)
-    worker = _worker(table, connections=3)
+    worker = _worker(table, connections=connections)
     sibling = table.reserve()
     table.occupy(sibling, os.getppid())
-    table.publish(sibling, 2)
+    table.publish(sibling, sibling_connections)
+    return worker
+
+
+def test_the_heavier_worker_leaves_a_connection_once_then_takes_it():
+    worker = _beside_a_sibling(3, 2)
     assert worker._hand_over() is True
     # Still waiting after the window (the sibling is busy): this worker accepts it.
     assert worker._hand_over() is False
@@ -178,11 +183,7 @@ def test_the_heavier_worker_leaves_a_connection_once_then_takes_it():
 
 
 def test_a_worker_no_heavier_than_its_siblings_accepts():
-    table = ConnectionTable(slots=2)
-    worker = _worker(table, connections=2)
-    sibling = table.reserve()
-    table.occupy(sibling, os.getppid())
-    table.publish(sibling, 2)
+    worker = _beside_a_sibling(2, 2)
     assert worker._hand_over() is False
 
 
