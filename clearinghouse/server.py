@@ -158,7 +158,7 @@ class BalancedThreadWorker(ThreadWorker):
     def notify(self) -> None:
         # Once per turn of the event loop (two or more per request): the count the siblings read
         # follows closes and timeouts. The heartbeat the master watches (a system call that stamps
-        # a file) is sent at most every quarter of the worker's timeout, not on every turn.
+        # a file) is sent once a second, or every quarter of a shorter timeout, not on every turn.
         now = time.monotonic()
         if now >= self._next_heartbeat:
             super().notify()
