@@ -18,6 +18,10 @@ it is still waiting after that (a sibling stuck in a long request never delays a
 than the window). Connections therefore alternate between the workers, however quickly each one
 wakes.
 
+A pool thread that has answered a request on a kept-alive connection waits up to `LINGER_MS`
+(environment `WEB_LINGER_MS`, 2 by default) for that connection's next request and serves it
+itself, rather than giving the connection back to the poller thread after every request.
+
 Run it with `gunicorn --worker-class clearinghouse.server.BalancedThreadWorker --threads N` and
 without `--reuse-port` (docker/entrypoint.sh does). Importing this module does not import Django.
 """
@@ -28,6 +32,7 @@ import copy
 import ctypes
 import os
 import select
+import threading
 import time
 from multiprocessing.sharedctypes import RawArray, RawValue
 
@@ -37,8 +42,18 @@ from gunicorn.workers.gthread import ThreadWorker
 # Seconds a worker leaves a waiting connection to a less loaded sibling before accepting it itself.
 HANDOVER_WINDOW = 0.005
 
+# Milliseconds a pool thread that answered a kept-alive request waits on the connection for the
+# next one before it gives the connection back to the poller thread (0: it never waits).
+LINGER_MS = int(os.environ.get("WEB_LINGER_MS", "2"))
+
 _FREE = 0
 _RESERVED = -1  # claimed by the master for a worker not yet running
+
+
+def _readable(sock, timeout_ms: int) -> bool:
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(timeout_ms))
 
 
 def _alive(pid: int) -> bool:
@@ -140,6 +155,8 @@ class BalancedThreadWorker(ThreadWorker):
         self.slot = self.table.reserve() if balanced else None
         self._handover_since = 0.0  # when this worker last left a waiting connection to a sibling
         self._next_heartbeat = 0.0
+        self._engaged = 0  # pool threads serving or lingering on a connection
+        self._engaged_lock = threading.Lock()
 
     def init_process(self) -> None:
         if self.slot is not None:
@@ -165,6 +182,31 @@ class BalancedThreadWorker(ThreadWorker):
             self._next_heartbeat = now + min(1.0, self.timeout / 4)
         if self.slot is not None:
             self.table.publish(self.slot, self.nr_conns)
+
+    def handle(self, conn):
+        # A kept-alive connection's next request usually follows its answer within a fraction of a
+        # millisecond. gthread gives the connection back to the poller thread after every request
+        # and the poller hands it to a pool thread again when the request arrives: two wake-ups
+        # of other threads, each waiting for the interpreter lock, and the Python work of the
+        # poller's bookkeeping. The thread that answered waits for the next request itself
+        # instead, for LINGER_MS at most and only while another thread stays free for the
+        # poller's connections; a request already read into the parser's buffer (pipelined) is
+        # served at once.
+        with self._engaged_lock:
+            self._engaged += 1
+        try:
+            keepalive = super().handle(conn)
+            while keepalive is True and self.alive and LINGER_MS and self._may_linger():
+                if not conn.parser.unreader.buf.getvalue() and not _readable(conn.sock, LINGER_MS):
+                    break
+                keepalive = super().handle(conn)
+            return keepalive
+        finally:
+            with self._engaged_lock:
+                self._engaged -= 1
+
+    def _may_linger(self) -> bool:
+        return self._engaged < self.cfg.threads  # this thread is one of the engaged
 
     def accept(self, listener) -> None:
         if self._hand_over():

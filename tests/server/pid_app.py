@@ -1,6 +1,10 @@
-"""A WSGI application that answers with the id of the worker process serving the request."""
+"""A WSGI application that answers with the id of the worker process serving the request.
+
+`/thread` answers with the process and the thread.
+"""
 
 import os
+import threading
 import time
 
 
@@ -8,5 +12,7 @@ def application(environ, start_response):
     if environ.get("PATH_INFO") == "/slow":
         time.sleep(float(environ.get("QUERY_STRING") or "0.5"))
     body = str(os.getpid()).encode()
+    if environ.get("PATH_INFO") == "/thread":
+        body += f":{threading.get_ident()}".encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]

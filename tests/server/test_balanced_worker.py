@@ -83,25 +83,26 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def server(request):
+def _gunicorn(*args: str, workers: int = 2, linger_ms: int | None = None):
     port = _free_port()
     argv = [
         str(GUNICORN), "tests.server.pid_app:application", "--bind", f"127.0.0.1:{port}",
-        "--workers", "2", "--threads", "2", "--worker-class", "clearinghouse.server.BalancedThreadWorker",
-        "--log-level", "warning",
+        "--workers", str(workers), "--threads", "2",
+        "--worker-class", "clearinghouse.server.BalancedThreadWorker", "--log-level", "warning", *args,
     ]  # fmt: skip
-    argv += getattr(request, "param", [])
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = dict(os.environ)
+    if linger_ms is not None:
+        env["WEB_LINGER_MS"] = str(linger_ms)
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        workers: set[str] = set()
+        workers_seen: set[str] = set()
         deadline = time.monotonic() + 30
-        # Ready when both workers have answered (each new connection goes to the lighter one).
-        while len(workers) < 2:
+        # Ready when every worker has answered (each new connection goes to the lighter one).
+        while len(workers_seen) < workers:
             assert proc.poll() is None, proc.stdout.read().decode(errors="replace")
-            assert time.monotonic() < deadline, "gunicorn did not start both workers"
+            assert time.monotonic() < deadline, "gunicorn did not start its workers"
             try:
-                workers.add(_get(port, "/"))
+                workers_seen.add(_get(port, "/"))
             except OSError:
                 time.sleep(0.1)
         yield port
@@ -112,6 +113,17 @@ def server(request):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def server(request):
+    yield from _gunicorn(*getattr(request, "param", []))
+
+
+@pytest.fixture
+def lingering_server():
+    # One worker of two threads that wait a whole second on a connection for its next request.
+    yield from _gunicorn(workers=1, linger_ms=1000)
 
 
 def _get(port: int, path: str, conn: http.client.HTTPConnection | None = None) -> str:
@@ -152,6 +164,74 @@ def test_with_a_socket_per_worker_connections_are_served_without_waiting(server)
         for conn in connections:
             conn.close()
     assert served_by and time.monotonic() - started < 2
+
+
+@pytest.mark.slow
+def test_a_kept_alive_connection_is_served_by_the_thread_that_answered_it(lingering_server):
+    conn = http.client.HTTPConnection("127.0.0.1", lingering_server, timeout=10)
+    try:
+        served_by = {_get(lingering_server, "/thread", conn) for _ in range(20)}
+    finally:
+        conn.close()
+    assert len(served_by) == 1
+
+
+@pytest.mark.slow
+def test_a_lingering_thread_leaves_a_thread_free_for_other_connections(lingering_server):
+    # The first connection's thread waits on it; the others share the second thread, each
+    # answered at once rather than after the first connection's wait.
+    connections = [http.client.HTTPConnection("127.0.0.1", lingering_server, timeout=10) for _ in range(4)]
+    try:
+        started = time.monotonic()
+        for _ in range(3):
+            for conn in connections:
+                _get(lingering_server, "/", conn)
+        assert time.monotonic() - started < 0.9
+    finally:
+        for conn in connections:
+            conn.close()
+
+
+def _read_responses(sock: socket.socket, count: int) -> list[bytes]:
+    """The bodies of the next `count` responses on the socket (each with a Content-Length)."""
+    buffer, bodies = b"", []
+    while len(bodies) < count:
+        head, sep, rest = buffer.partition(b"\r\n\r\n")
+        length = next(
+            (
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            ),
+            None,
+        )
+        if sep and length is not None and len(rest) >= length:
+            bodies.append(rest[:length])
+            buffer = rest[length:]
+            continue
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {len(bodies)} responses"
+        buffer += chunk
+    return bodies
+
+
+@pytest.mark.slow
+def test_pipelined_requests_are_all_answered(lingering_server):
+    with socket.create_connection(("127.0.0.1", lingering_server), timeout=10) as sock:
+        sock.sendall(b"GET /thread HTTP/1.1\r\nHost: hub\r\n\r\n" * 3)
+        bodies = _read_responses(sock, 3)
+    assert len(set(bodies)) == 1  # one thread answered all three
+
+
+@pytest.mark.slow
+def test_a_connection_idle_past_the_wait_is_still_served(server):
+    conn = http.client.HTTPConnection("127.0.0.1", server, timeout=10)
+    try:
+        first = _get(server, "/", conn)
+        time.sleep(0.05)  # well past the wait: the connection went back to the poller
+        assert _get(server, "/", conn) == first
+    finally:
+        conn.close()
 
 
 def _worker(table: ConnectionTable, connections: int) -> BalancedThreadWorker:
