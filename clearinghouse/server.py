@@ -190,8 +190,9 @@ class BalancedThreadWorker(ThreadWorker):
         # of other threads, each waiting for the interpreter lock, and the Python work of the
         # poller's bookkeeping. The thread that answered waits for the next request itself
         # instead, for LINGER_MS at most and only while another thread stays free for the
-        # poller's connections; a request already read into the parser's buffer (pipelined) is
-        # served at once.
+        # poller's connections: when every thread is busy (a connection may be waiting for one),
+        # connections take turns as gthread gives them. A request already read into the parser's
+        # buffer (pipelined) is served at once.
         with self._engaged_lock:
             self._engaged += 1
         try:

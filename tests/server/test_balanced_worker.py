@@ -192,6 +192,32 @@ def test_a_lingering_thread_leaves_a_thread_free_for_other_connections(lingering
             conn.close()
 
 
+@pytest.mark.slow
+def test_a_waiting_connection_takes_its_turn_from_a_lingering_one(lingering_server):
+    import threading
+
+    port = lingering_server
+    lingering = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    _get(port, "/", lingering)  # its thread now waits on it
+    slow = threading.Thread(target=lambda: _get(port, "/slow?1.0"))
+    slow.start()  # takes the other thread for a second
+    time.sleep(0.1)
+    answered: list[float] = []
+    started = time.monotonic()
+    waiting = threading.Thread(target=lambda: (_get(port, "/"), answered.append(time.monotonic() - started)))
+    waiting.start()  # no thread free: it waits in the pool's queue
+    time.sleep(0.1)
+    try:
+        # The lingering connection's next request is served, and its thread then takes the
+        # waiting connection rather than wait on this one again.
+        _get(port, "/", lingering)
+        waiting.join(timeout=5)
+        assert answered and answered[0] < 0.6
+    finally:
+        slow.join(timeout=5)
+        lingering.close()
+
+
 def _read_responses(sock: socket.socket, count: int) -> list[bytes]:
     """The bodies of the next `count` responses on the socket (each with a Content-Length)."""
     buffer, bodies = b"", []
