@@ -189,10 +189,12 @@ class BalancedThreadWorker(ThreadWorker):
         # and the poller hands it to a pool thread again when the request arrives: two wake-ups
         # of other threads, each waiting for the interpreter lock, and the Python work of the
         # poller's bookkeeping. The thread that answered waits for the next request itself
-        # instead, for LINGER_MS at most and only while another thread stays free for the
-        # poller's connections: when every thread is busy (a connection may be waiting for one),
-        # connections take turns as gthread gives them. A request already read into the parser's
-        # buffer (pipelined) is served at once.
+        # instead, for LINGER_MS at most, while the worker holds fewer connections than threads
+        # (each can keep one, and one stays free for the poller's new connections). A worker
+        # holding more lets its connections take turns as gthread does: a thread waiting on one
+        # connection would leave others waiting, unseen by a poller that is itself waiting for
+        # the interpreter lock. A request already read into the parser's buffer (pipelined) is
+        # served at once.
         with self._engaged_lock:
             self._engaged += 1
         try:
@@ -207,7 +209,8 @@ class BalancedThreadWorker(ThreadWorker):
                 self._engaged -= 1
 
     def _may_linger(self) -> bool:
-        return self._engaged < self.cfg.threads  # this thread is one of the engaged
+        threads = self.cfg.threads
+        return self.nr_conns < threads and self._engaged < threads  # this thread is engaged
 
     def accept(self, listener) -> None:
         if self._hand_over():
