@@ -40,7 +40,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="seconds per run (default 10, quick 3)")
     parser.add_argument("--warmup", type=float, help="seconds of warm-up per series (default 3, quick 1)")
     parser.add_argument("--connections", default="10,32", help="concurrent connections, comma-separated")
-    parser.add_argument("--hub-threads", type=int, default=4, help="gthread threads per gunicorn worker")
+    parser.add_argument("--hub-threads", type=int, default=6, help="gthread threads per gunicorn worker")
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (the machine has 2 cores)")
     parser.add_argument(
         "--redis-url",

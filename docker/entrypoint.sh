@@ -26,7 +26,7 @@ case "$1" in
     # fewest (clearinghouse/server.py); not --reuse-port, whose kernel hash can put most of a
     # partner's keep-alive connections on one worker while the other idles.
     exec gunicorn clearinghouse.wsgi:application --bind 0.0.0.0:8000 \
-      --workers "${WEB_WORKERS:-2}" --threads "${WEB_THREADS:-4}" \
+      --workers "${WEB_WORKERS:-2}" --threads "${WEB_THREADS:-6}" \
       --worker-class clearinghouse.server.BalancedThreadWorker \
       --access-logfile - --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-*}"
     ;;

@@ -46,7 +46,7 @@ class Partner:
 class Hub:
     """One bench database (created, migrated, dropped) and the hub served on it."""
 
-    def __init__(self, *, work_dir: Path, redis_url: str, workers: int = 2, threads: int = 4) -> None:
+    def __init__(self, *, work_dir: Path, redis_url: str, workers: int = 2, threads: int = 6) -> None:
         self.work_dir = work_dir
         self.redis_url = redis_url
         self.workers = workers
