@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@# The compiled HTTP parser where a C compiler is at hand; gunicorn parses in Python without it.
+	@$(BIN)/python -m pip install --quiet -e ".[dev,fast]" \
+	  || echo "gunicorn_h1c not built (no C compiler?): gunicorn uses its Python HTTP parser"
 	@touch $(STAMP)
 
 install: $(STAMP)

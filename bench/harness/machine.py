@@ -50,6 +50,10 @@ def versions(redis_url: str) -> dict[str, str]:
         "redis",
     ):
         found[name] = importlib.metadata.version(name)
+    try:  # gunicorn parses HTTP with it when it is installed (make install builds it where it can)
+        found["gunicorn_h1c"] = importlib.metadata.version("gunicorn_h1c")
+    except importlib.metadata.PackageNotFoundError:
+        found["gunicorn_h1c"] = "not installed (Python HTTP parser)"
     found["postgresql"] = postgres.server_version()
     found["redis-server"] = redis_version(redis_url)
     found["wrk"] = wrk.version()
