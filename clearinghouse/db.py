@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import operator
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -356,13 +357,23 @@ def bulk_insert(
                 raise ValueError(f"bulk_insert: {model.__name__}.{attname} is not a JSON field")
             if len(texts) != len(objs):
                 raise ValueError(f"bulk_insert: {len(texts)} documents for {len(objs)} objects")
-            plan[position] = _given_text(iter(texts), plan[position])
+            plan[position] = (_given_text(iter(texts), plan[position][0]), None)
+        # Every field's value in one call per object; a value of a type the driver takes as it is
+        # (see _copy_value) is sent without calling anything, the rest through their function.
+        read = operator.attrgetter(*[f.attname for f in fields])
+        single = len(fields) == 1
         with (
             connection.wrap_database_errors,
             cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
         ):
             for obj in objs:
-                copy.write_row([value(obj) for value in plan])
+                raws = (read(obj),) if single else read(obj)
+                copy.write_row(
+                    [
+                        raw if kept is not None and (raw is None or type(raw) in kept) else value(obj)
+                        for raw, (value, kept) in zip(raws, plan, strict=True)
+                    ]
+                )
     for obj in objs:
         obj._state.adding = False
         obj._state.db = using
@@ -447,18 +458,34 @@ def _moment_text(field: Any) -> Callable[[datetime], str] | None:
     return text
 
 
-def _copy_value(field: Any, connection: Any) -> Callable[[models.Model], Any]:
+def _ready_types(field: Any) -> frozenset[type]:
+    """The exact types of the values _ready_check passes for the field (a subclass, say a bool for
+    an integer field, is left to the check)."""
+    target = field.target_field if isinstance(field, models.ForeignKey) else field
+    if isinstance(target, models.BooleanField):
+        return frozenset({bool})
+    if isinstance(target, (models.IntegerField, models.AutoField)):
+        return frozenset({int})
+    if isinstance(target, (models.CharField, models.TextField)):
+        return frozenset({str})
+    if isinstance(target, models.DecimalField):
+        return frozenset({Decimal})
+    return frozenset()
+
+
+def _copy_value(field: Any, connection: Any) -> tuple[Callable[[models.Model], Any], frozenset[type] | None]:
     """How to read one field's database value off an object for COPY: what Model.save() would send
     (pre_save, then get_db_prep_save), taking the value as it is when it already has the type the
     database driver expects, the case of nearly every value, where that preparation would change
-    nothing."""
+    nothing. Returns the function and the types of the values it would return unchanged (None
+    among them), for the caller to keep without calling it; None when it is always called."""
     attname = field.attname
 
     def prepared(obj: models.Model) -> Any:
         return field.get_db_prep_save(field.pre_save(obj, True), connection)
 
     if _has_own_pre_save(field):
-        return prepared
+        return prepared, None
     moment = _moment_text(field)
     if moment is not None:
 
@@ -468,7 +495,7 @@ def _copy_value(field: Any, connection: Any) -> Callable[[models.Model], Any]:
                 return None
             return moment(raw) if type(raw) is datetime and raw.tzinfo is not None else prepared(obj)
 
-        return timestamp
+        return timestamp, frozenset()
     encode = _json_encoder(field)
     if encode is not None:
 
@@ -476,16 +503,16 @@ def _copy_value(field: Any, connection: Any) -> Callable[[models.Model], Any]:
             raw = getattr(obj, attname)
             return encode(raw) if type(raw) is dict or type(raw) is list else prepared(obj)
 
-        return document
+        return document, None
     ready = _ready_check(field)
     if ready is None:
-        return prepared
+        return prepared, None
 
     def value(obj: models.Model) -> Any:
         raw = getattr(obj, attname)
         return raw if raw is None or ready(raw) else prepared(obj)
 
-    return value
+    return value, _ready_types(field)
 
 
 def bulk_insert_values(
@@ -513,6 +540,12 @@ def bulk_insert_values(
     if unknown:
         raise TypeError(f"bulk_insert_values: {model.__name__} has no fields {sorted(unknown)}")
     missing = object()
+    # Per field: the value of an absent one when it is the same for every row (prepared once), and
+    # the exact types prepare() returns as they are, kept without calling it.
+    fast = [
+        (attname, _fixed_default(field, default, prepare, missing), _ready_types(field), default, prepare)
+        for field, (attname, default, prepare) in zip(fields, plan, strict=True)
+    ]
     with (
         connection.cursor() as cursor,
         connection.wrap_database_errors,
@@ -520,10 +553,28 @@ def bulk_insert_values(
     ):
         for row in rows:
             values = []
-            for attname, default, prepare in plan:
+            for attname, fixed, kept, default, prepare in fast:
                 value = row.get(attname, missing)
-                values.append(prepare(default() if value is missing else value))
+                if value is missing:
+                    values.append(prepare(default()) if fixed is missing else fixed)
+                elif value is None or type(value) in kept:
+                    values.append(value)
+                else:
+                    values.append(prepare(value))
             copy.write_row(values)
+
+
+def _fixed_default(
+    field: Any, default: Callable[[], Any], prepare: Callable[[Any], Any], missing: Any
+) -> Any:
+    """A field's prepared default when every row gets the same one (not computed per instance: a
+    callable default such as timezone.now, or a mutable one); `missing` otherwise."""
+    if field.has_default() and callable(field.default):
+        return missing
+    value = default()
+    if isinstance(value, (dict, list, set)):
+        return missing
+    return prepare(value)
 
 
 # Per field: its attname, its default, and how to turn a value into what the driver receives.

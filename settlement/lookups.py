@@ -23,7 +23,8 @@ from django.db.models import Q
 
 from credentials.selectors import authorizations_by_reference as credential_authorizations
 from credentials.selectors import credential_owners
-from locations.models import EVSE, Connector, Tariff, TariffTarget
+from locations.models import EVSE, Tariff, TariffTarget
+from locations.status_sql import values_in
 from partners.models import Partner, RoamingAgreement, RoamingEndpoint
 from sessions.selectors import session_facts_for
 
@@ -42,30 +43,43 @@ _KW = Decimal(1000)
 
 def evses_for_cso(*, cso_id: int, evse_ids: Iterable[str]) -> dict[str, EvseInfo]:
     """The CSO's EVSEs among `evse_ids` (canonical EVSE IDs), with their location's time zone and
-    their connectors' power and tariff ids. Two queries.
+    their connectors' power and tariff ids. One query: a row per connector, or one for an EVSE
+    without any.
 
     Batch form of `locations.selectors.evse_get_for_cso` (same columns: `Location.time_zone`,
-    `Connector.power_w`, `Connector.tariff_ids`); reads `locations.models` read-only.
+    `Connector.power_w`, `Connector.tariff_ids`); reads `locations.models` read-only. The EVSE IDs
+    travel as one parameter (`locations.status_sql.values_in`): a batch names some 400, which the
+    ORM would otherwise prepare and the driver quote one by one.
     """
     wanted = set(evse_ids)
     if not wanted:
         return {}
-    rows = EVSE.objects.filter(cso_id=cso_id, evse_id__any_of=wanted).values_list(
-        "pk", "evse_id", "location__time_zone"
-    )
-    by_pk = {pk: (evse_id, time_zone) for pk, evse_id, time_zone in rows}
-    connectors: dict[int, dict[str, ConnectorInfo]] = defaultdict(dict)
-    for evse_pk, connector_id, power_w, tariff_ids in Connector.objects.filter(
-        evse__id__any_of=by_pk
-    ).values_list("evse_id", "connector_id", "power_w", "tariff_ids"):
-        connectors[evse_pk][connector_id] = ConnectorInfo(
-            connector_id=connector_id,
-            max_power_kw=None if power_w is None else Decimal(power_w) / _KW,
-            tariff_ids=tuple(str(t) for t in tariff_ids or ()),
+    rows = (
+        EVSE.objects.filter(cso_id=cso_id, evse_id__in=values_in(sorted(wanted)))
+        .order_by()
+        .values_list(
+            "evse_id",
+            "location__time_zone",
+            "connectors__connector_id",
+            "connectors__power_w",
+            "connectors__tariff_ids",
         )
+    )
+    zones: dict[str, str] = {}
+    connectors: dict[str, dict[str, ConnectorInfo]] = defaultdict(dict)
+    for evse_id, time_zone, connector_id, power_w, tariff_ids in rows:
+        zones[evse_id] = time_zone
+        if connector_id is not None:
+            connectors[evse_id][connector_id] = ConnectorInfo(
+                connector_id=connector_id,
+                max_power_kw=None if power_w is None else Decimal(power_w) / _KW,
+                tariff_ids=tuple(str(t) for t in tariff_ids or ()),
+            )
     return {
-        evse_id: EvseInfo(evse_id=evse_id, time_zone=time_zone or "UTC", connectors=connectors.get(pk, {}))
-        for pk, (evse_id, time_zone) in by_pk.items()
+        evse_id: EvseInfo(
+            evse_id=evse_id, time_zone=time_zone or "UTC", connectors=connectors.get(evse_id, {})
+        )
+        for evse_id, time_zone in zones.items()
     }
 
 

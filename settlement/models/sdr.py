@@ -214,7 +214,9 @@ class Sdr(models.Model):
             models.Index(fields=["end_date_time"], name="sdr_end"),
             # Staff search by contract ID and session id; pseudonymisation of an erased contract.
             models.Index(fields=["contract_id"], name="sdr_contract"),
-            models.Index(fields=["session_id"], name="sdr_session"),
+            # Most SDRs name no session (''): only those that do are indexed, and a lookup by a
+            # session id (session_id = 'x') implies the condition, so it uses the index.
+            models.Index(fields=["session_id"], name="sdr_session", condition=~Q(session_id="")),
             # The credits and replacements of an SDR, the SDRs of a bucket: only rows with a link.
             # A lookup by value (credit_of_id = x) implies the condition, so it uses them.
             models.Index(fields=["credit_of"], name="sdr_credit_of", condition=Q(credit_of__isnull=False)),

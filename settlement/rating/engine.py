@@ -65,6 +65,7 @@ def rate_cdr(
     cdr: Mapping[str, Any],
     time_zone: str,
     parsed: dict[tuple[int, int], Any] | None = None,
+    volumes: Sequence[Sequence[tuple[str, Decimal]]] | None = None,
 ) -> RatingResult:
     """Compute the cost of a session (CDR) from the tariffs that applied.
 
@@ -79,9 +80,12 @@ def rate_cdr(
     ``parsed``, a dict the caller keeps while the tariff documents stay unchanged
     (a batch of SDRs rated against the same published tariffs), remembers each
     document's parsed form so that it is validated and parsed once.
+
+    ``volumes``, each charging period's dimensions as the caller read them already
+    (see ``parse_session``), saves reading them again.
     """
     with localcontext(_WORK_CONTEXT):
-        return _rate(tariffs, cdr, time_zone, {} if parsed is None else parsed)
+        return _rate(tariffs, cdr, time_zone, {} if parsed is None else parsed, volumes)
 
 
 def rate_session(*, tariff: Mapping[str, Any], cdr: Mapping[str, Any], time_zone: str) -> RatingResult:
@@ -291,6 +295,7 @@ def _rate(
     cdr: Mapping[str, Any],
     time_zone: str,
     cache: dict[tuple[int, int], Any],
+    volumes: Sequence[Sequence[tuple[str, Decimal]]] | None = None,
 ) -> RatingResult:
     zone = load_zone(time_zone)
     if type(tariffs) is not list and (
@@ -300,7 +305,7 @@ def _rate(
     if not tariffs:
         raise RatingError(NO_TARIFF, "no tariffs were given")
     parsed = [_parse_tariff(raw, position, cache) for position, raw in enumerate(tariffs)]
-    session = parse_session(cdr)
+    session = parse_session(cdr, volumes=volumes)
     periods = session.periods
 
     # 1. Tariff per period, and a single currency for everything billed.

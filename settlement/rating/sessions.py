@@ -8,7 +8,7 @@ self-contradictory raises ``RatingError`` (see ``parsing`` for the scalar rules)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -85,6 +85,23 @@ def _read_dimensions(raw: Any, field: str) -> dict[str, Decimal]:
     return dims
 
 
+def _given_dimensions(pairs: Sequence[tuple[str, Decimal]]) -> dict[str, Decimal] | None:
+    """The dimensions `_read_dimensions` makes of a period, from (type, volume) pairs read already;
+    None when reading the period would raise (it is read then, for the error)."""
+    dims: dict[str, Decimal] = {}
+    for kind, volume in pairs:
+        if kind in _BILLABLE_DIMENSIONS:
+            if volume < 0 or kind in dims:
+                return None
+        elif kind in _MEASURED_DIMENSIONS:
+            if kind in dims:
+                return None
+        else:
+            continue
+        dims[kind] = volume
+    return dims
+
+
 def _synthesise_periods(data: Mapping[str, Any], start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Build periods from CDR totals when the input has no ``charging_periods``.
 
@@ -113,13 +130,20 @@ def _synthesise_periods(data: Mapping[str, Any], start: datetime, end: datetime)
     return periods
 
 
-def parse_session(value: Any) -> Session:
+def parse_session(value: Any, *, volumes: Sequence[Sequence[tuple[str, Decimal]]] | None = None) -> Session:
     """Validate and normalise the CDR/session dict.
 
     Periods must be in chronological order inside [start, end]; each ends where
     the next starts and the last ends at the session end (OCPI ChargingPeriod).
     A period without a TIME dimension but with energy flowing gets its charging
     time from its own duration (minus any PARKING_TIME it reports).
+
+    ``volumes``, when the caller has read the CDR's charging periods already (the
+    SDR intake's shape check), gives each period's dimensions as (type, volume)
+    pairs, every volume the Decimal ``to_decimal`` makes of the JSON value: they
+    are taken instead of being read again. Anything the reading would refuse
+    (a negative consumed volume, a type listed twice) is read from the CDR after
+    all, so that it fails with the same error.
     """
     data = as_mapping(value, "cdr", MALFORMED_CDR)
     if data.get("start_date_time") is None or data.get("end_date_time") is None:
@@ -139,6 +163,7 @@ def parse_session(value: Any) -> Session:
 
     starts: list[datetime] = []
     parsed: list[tuple[Mapping[str, Any], dict[str, Decimal]]] = []
+    given = volumes if volumes is not None and len(volumes) == len(raw_periods) else None
     for i, raw in enumerate(raw_periods):
         field = f"cdr.charging_periods[{i}]"
         period = as_mapping(raw, field, MALFORMED_CDR)
@@ -150,7 +175,10 @@ def parse_session(value: Any) -> Session:
         if starts and moment < starts[-1]:
             raise RatingError(MALFORMED_CDR, f"{field} starts before the previous period")
         starts.append(moment)
-        parsed.append((period, _read_dimensions(period.get("dimensions"), f"{field}.dimensions")))
+        dims = _given_dimensions(given[i]) if given is not None else None
+        if dims is None:
+            dims = _read_dimensions(period.get("dimensions"), f"{field}.dimensions")
+        parsed.append((period, dims))
 
     periods = []
     for i, (period, dims) in enumerate(parsed):

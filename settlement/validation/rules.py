@@ -278,7 +278,14 @@ def rate(v: Verdict, evse: EvseInfo, tariffs: Sequence[Mapping[str, Any]], ctx: 
         v.add(F.NOT_RATED, "no tariff known to the hub applies to this SDR", "tariffs")
         return
     try:
-        result = rate_cdr(tariffs=tariffs, cdr=sdr.raw, time_zone=evse.time_zone, parsed=ctx.parsed_tariffs)
+        result = rate_cdr(
+            tariffs=tariffs,
+            cdr=sdr.raw,
+            time_zone=evse.time_zone,
+            parsed=ctx.parsed_tariffs,
+            # The shape check read every period's volumes as the engine would: not again.
+            volumes=[p.dimensions for p in sdr.periods],
+        )
     except RatingError as exc:
         if exc.code == RATING_CURRENCY_MISMATCH:
             v.add(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -218,3 +219,49 @@ def test_total_energy_that_cannot_be_placed_in_periods_with_an_energy_price():
     # the same CDR is fine for a tariff that does not price energy
     time_only = tariff(element(component("TIME", "1.00")))
     assert rate_session(tariff=time_only, cdr=cdr, time_zone=TZ).total_energy == 12
+
+
+def volumes_of(cdr: dict[str, Any]) -> list[list[tuple[str, Decimal]]]:
+    """Each period's dimensions as the SDR shape check reads them (every listed type, in order)."""
+    return [
+        [(d["type"], Decimal(str(d["volume"]))) for d in p["dimensions"]] for p in cdr["charging_periods"]
+    ]
+
+
+def test_volumes_read_already_rate_as_the_cdr_does():
+    cdr = session(
+        START,
+        (1800, {"ENERGY": "4.5", "MAX_POWER": "-3", "STATE_OF_CHARGE": "80"}),
+        (1800, {"ENERGY": "5.5", "TIME": "0.5"}),
+        (600, {"PARKING_TIME": "0.1667"}),
+    )
+    tariffs = [good_tariff()]
+    assert rate_cdr(tariffs=tariffs, cdr=cdr, time_zone=TZ, volumes=volumes_of(cdr)) == rate_cdr(
+        tariffs=tariffs, cdr=cdr, time_zone=TZ
+    )
+
+
+@pytest.mark.parametrize(
+    "dimensions",
+    [
+        [{"type": "ENERGY", "volume": "-1"}],  # a consumed volume below zero
+        [{"type": "ENERGY", "volume": "1"}, {"type": "ENERGY", "volume": "2"}],  # a type twice
+        [{"type": "MAX_POWER", "volume": "1"}, {"type": "MAX_POWER", "volume": "2"}],
+    ],
+)
+def test_volumes_read_already_fail_as_the_cdr_does(dimensions: list[dict[str, Any]]):
+    cdr = good_cdr()
+    cdr["charging_periods"][0]["dimensions"] = dimensions
+    with pytest.raises(RatingError) as plain:
+        rate_cdr(tariffs=[good_tariff()], cdr=cdr, time_zone=TZ)
+    with pytest.raises(RatingError) as given:
+        rate_cdr(tariffs=[good_tariff()], cdr=cdr, time_zone=TZ, volumes=volumes_of(cdr))
+    assert (given.value.code, str(given.value)) == (plain.value.code, str(plain.value))
+
+
+def test_volumes_that_do_not_match_the_periods_are_not_used():
+    cdr = good_cdr()
+    wrong = volumes_of(cdr)[:1]  # one period's worth for a CDR of two
+    assert rate_cdr(tariffs=[good_tariff()], cdr=cdr, time_zone=TZ, volumes=wrong) == rate_cdr(
+        tariffs=[good_tariff()], cdr=cdr, time_zone=TZ
+    )

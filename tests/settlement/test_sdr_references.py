@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from credentials.models import IssuedContract
+from locations.models import Connector
 from partners.models import RoamingAgreement
 from partners.services import agreement_create, agreement_set_status
 from settlement import lookups
@@ -193,3 +194,18 @@ def test_the_session_the_cso_reported_must_match(world):
         "/sdrs/", world.cdr(sdr_id="SDR-2", session_id="S-SDR-1", cdr_token=token(other))
     )
     assert r.status_code == 422 and codes(r) == {"SESSION_MISMATCH"}
+
+
+def test_the_evse_lookup_reads_connectors_and_keeps_an_evse_without_any(world, both):
+    publish(
+        world.cso, location_doc("DE*ACH", location_id="LOC2", evse_suffix="E200", time_zone="Europe/Paris")
+    )
+    publish(both, location_doc(both.partner.operator_id, evse_suffix="E300"))
+    Connector.objects.filter(evse__evse_id="DE*ACH*E200").delete()
+    wanted = {"DE*ACH*E100", "DE*ACH*E200", "FR*GRO*E300", "DE*ACH*E999"}
+    found = lookups.evses_for_cso(cso_id=world.cso.partner.pk, evse_ids=wanted)
+    assert set(found) == {"DE*ACH*E100", "DE*ACH*E200"}
+    first = found["DE*ACH*E100"]
+    assert first.time_zone == "Europe/Berlin" and list(first.connectors) == ["1"]
+    assert first.connectors["1"].max_power_kw == 22 and first.connectors["1"].tariff_ids == ("T1",)
+    assert found["DE*ACH*E200"].time_zone == "Europe/Paris" and found["DE*ACH*E200"].connectors == {}

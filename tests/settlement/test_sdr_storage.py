@@ -1,4 +1,5 @@
-"""How PostgreSQL stores an SDR's documents: LZ4 where the server has it, read back unchanged."""
+"""How PostgreSQL stores an SDR: its documents with LZ4 where the server has it, read back unchanged;
+its session id indexed only when it names one."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from settlement.models import Sdr
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="column compression is PostgreSQL's"),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="what is checked here is PostgreSQL's"),
 ]
 
 
@@ -44,3 +45,18 @@ def test_a_compressed_document_reads_back_as_stored(cso):
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_column_compression(cdr) FROM settlement_sdr WHERE id = %s", [sdr.pk])
         assert cursor.fetchone()[0] == ("lz4" if _lz4_available() else "pglz")
+
+
+def test_an_sdr_without_a_session_id_adds_no_entry_to_its_index(cso):
+    for sdr_id, session_id in (("SDR-1", ""), ("SDR-2", ""), ("SDR-3", "S-1")):
+        Sdr.objects.create(
+            cso=cso.partner, sdr_id=sdr_id, session_id=session_id, content_hash="h", state="REJECTED", cdr={}
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'sdr_session'")
+        assert "WHERE" in cursor.fetchone()[0]
+        # A partial index is what the planner may use for a lookup by a session id.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN SELECT id FROM settlement_sdr WHERE session_id = 'S-1'")
+        assert "sdr_session" in " ".join(row[0] for row in cursor.fetchall())
+    assert list(Sdr.objects.filter(session_id="S-1").values_list("sdr_id", flat=True)) == ["SDR-3"]
