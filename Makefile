@@ -13,10 +13,11 @@ DEMO_ARGS ?= --hub-url http://$(HOST):$(PORT)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	@# The compiled HTTP parser where a C compiler is at hand; gunicorn parses in Python without it.
-	@$(BIN)/python -m pip install --quiet -e ".[dev,fast]" \
-	  || echo "gunicorn_h1c not built (no C compiler?): gunicorn uses its Python HTTP parser"
+	@# With gunicorn's compiled HTTP parser where a C compiler is at hand; without, gunicorn parses
+	@# in Python.
+	$(BIN)/python -m pip install --quiet -e ".[dev,fast]" \
+	  || { echo "gunicorn_h1c not built (no C compiler?): installing without it"; \
+	       $(BIN)/python -m pip install --quiet -e ".[dev]"; }
 	@touch $(STAMP)
 
 install: $(STAMP)
