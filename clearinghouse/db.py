@@ -406,19 +406,33 @@ def _given_text(texts: Iterator[str | None], otherwise: Callable[[Any], Any]) ->
     return value
 
 
+# The column kinds whose values the driver takes as they are, and the Python type each expects.
+_READY_TYPES: tuple[tuple[tuple[type, ...], type], ...] = (
+    ((models.BooleanField,), bool),
+    ((models.IntegerField, models.AutoField), int),
+    ((models.CharField, models.TextField), str),
+    ((models.DecimalField,), Decimal),
+)
+
+
+def _ready_type(field: Any) -> type | None:
+    target = field.target_field if isinstance(field, models.ForeignKey) else field
+    for kinds, expected in _READY_TYPES:
+        if isinstance(target, kinds):
+            return expected
+    return None
+
+
 def _ready_check(field: Any) -> Callable[[Any], bool] | None:
     """Whether a value already has the type the database driver expects for the field's column (a
     str for text, an aware datetime for a timestamp, ...), so preparing it would change nothing;
     None for fields whose values are always prepared."""
-    target = field.target_field if isinstance(field, models.ForeignKey) else field
-    if isinstance(target, models.BooleanField):
-        return lambda v: isinstance(v, bool)
-    if isinstance(target, (models.IntegerField, models.AutoField)):
+    expected = _ready_type(field)
+    if expected is int:
         return lambda v: isinstance(v, int) and not isinstance(v, bool)
-    if isinstance(target, (models.CharField, models.TextField)):
-        return lambda v: isinstance(v, str)
-    if isinstance(target, models.DecimalField):
-        return lambda v: isinstance(v, Decimal)
+    if expected is not None:
+        return lambda v: isinstance(v, expected)
+    target = field.target_field if isinstance(field, models.ForeignKey) else field
     if isinstance(target, models.DateTimeField):
         return lambda v: isinstance(v, datetime) and v.tzinfo is not None
     return None
@@ -461,16 +475,8 @@ def _moment_text(field: Any) -> Callable[[datetime], str] | None:
 def _ready_types(field: Any) -> frozenset[type]:
     """The exact types of the values _ready_check passes for the field (a subclass, say a bool for
     an integer field, is left to the check)."""
-    target = field.target_field if isinstance(field, models.ForeignKey) else field
-    if isinstance(target, models.BooleanField):
-        return frozenset({bool})
-    if isinstance(target, (models.IntegerField, models.AutoField)):
-        return frozenset({int})
-    if isinstance(target, (models.CharField, models.TextField)):
-        return frozenset({str})
-    if isinstance(target, models.DecimalField):
-        return frozenset({Decimal})
-    return frozenset()
+    expected = _ready_type(field)
+    return frozenset() if expected is None else frozenset({expected})
 
 
 def _copy_value(field: Any, connection: Any) -> tuple[Callable[[models.Model], Any], frozenset[type] | None]:
