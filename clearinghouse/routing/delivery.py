@@ -26,7 +26,7 @@ from partners.models import Partner
 from . import client
 from .hooks import hook_call, hook_failure, hook_registered, hook_run
 from .models import DeliveryChannel, OutboxMessage
-from .selectors import Route, channel_leased, head_due_at, head_of, head_query, pending_head
+from .selectors import Route, head_due_at, head_of, head_query, pending_head
 
 logger = logging.getLogger(__name__)
 
@@ -82,11 +82,33 @@ def _claim_change(channel_id: int, token: str) -> LeaseChange:
     return {"lease_until": _lease_until(), "lease_token": token}, where, [channel_id, now]
 
 
+# A claim, won or lost, also clears the channel's wake-up request (channel_wake): the task that the
+# request started has now looked. On PostgreSQL in the claim's own statement. A writer that found
+# the request set before the claim committed its message before it: a won claim reads that message
+# as the head, a lost one leaves it to the holder, which reads the queue again after every message
+# and once more after releasing the lease.
+_FREE = "(lease_until IS NULL OR lease_until < %s)"
+
+
+def _claim_sql(channel_id: int, token: str) -> tuple[str, list[Any]]:
+    """The claim as one UPDATE that takes the lease when it is free and clears the wake-up request
+    either way, RETURNING the holder's token; its parameters."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    until = connection.ops.adapt_datetimefield_value(_lease_until())
+    sql = (
+        f"UPDATE {DeliveryChannel._meta.db_table} SET "  # noqa: S608 - the table from the model
+        f"lease_token = CASE WHEN {_FREE} THEN %s ELSE lease_token END, "
+        f"lease_until = CASE WHEN {_FREE} THEN %s ELSE lease_until END, wake_requested = %s "
+        f"WHERE id = %s AND (wake_requested OR {_FREE}) RETURNING id, lease_token"
+    )
+    return sql, [now, token, now, until, False, channel_id, now]
+
+
 def _renew_change(channel_id: int, token: str) -> LeaseChange:
     return {"lease_until": _lease_until()}, "id = %s AND lease_token = %s", [channel_id, token]
 
 
-def _lease_with_head(change: LeaseChange, channel_id: int) -> tuple[bool, Head | None]:
+def _lease_with_head(change: LeaseChange, channel_id: int, *, claim: bool) -> tuple[bool, Head | None]:
     """Claim or extend the lease and read the channel's head: (whether the lease is ours, the head).
 
     On PostgreSQL one statement, the UPDATE in a CTE joined with the head's read: every message a
@@ -98,16 +120,23 @@ def _lease_with_head(change: LeaseChange, channel_id: int) -> tuple[bool, Head |
     """
     changes, where, params = change
     if connection.vendor != "postgresql":
+        if claim:  # cleared first: at worst a writer in between starts one task too many
+            _update(DeliveryChannel, {"wake_requested": False}, "id = %s AND wake_requested", [channel_id])
         if not _update(DeliveryChannel, changes, where, params):
             return False, None
         return True, pending_head(channel_id=channel_id)
-    update, values = _update_sql(DeliveryChannel, changes, where)
+    if claim:
+        update, values = _claim_sql(channel_id, changes["lease_token"])
+        mine, mine_params = " WHERE lease.lease_token = %s", [changes["lease_token"]]
+    else:
+        update, values = _update_sql(DeliveryChannel, changes, where)
+        update, values, mine, mine_params = f"{update} RETURNING id", values + params, "", []
     head, head_params = head_query(channel_id=channel_id)
     # Names from the models' _meta.
-    sql = f"WITH lease AS ({update} RETURNING id) SELECT head.*, lease.id AS leased_channel_id "
-    sql += f"FROM lease LEFT JOIN ({head}) head ON TRUE"
+    sql = f"WITH lease AS ({update}) SELECT head.*, lease.id AS leased_channel_id "
+    sql += f"FROM lease LEFT JOIN ({head}) head ON TRUE{mine}"
     with statement_cursor(connection) as cursor:
-        cursor.execute(sql, values + params + head_params)
+        cursor.execute(sql, values + head_params + mine_params)
         row = cursor.fetchone()
         if row is None:
             return False, None
@@ -117,14 +146,14 @@ def _lease_with_head(change: LeaseChange, channel_id: int) -> tuple[bool, Head |
 
 def _lease_claim(channel_id: int, token: str) -> tuple[bool, Head | None]:
     """Take a channel nobody holds (or whose holder's lease expired), with its head."""
-    return _lease_with_head(_claim_change(channel_id, token), channel_id)
+    return _lease_with_head(_claim_change(channel_id, token), channel_id, claim=True)
 
 
 def _lease_renew(channel_id: int, token: str) -> tuple[bool, Head | None]:
     """Extend our lease after each message, with the next head; False when the lease expired and
     another worker took the channel (this worker stalled longer than a lease), which must then stop
     at once."""
-    return _lease_with_head(_renew_change(channel_id, token), channel_id)
+    return _lease_with_head(_renew_change(channel_id, token), channel_id, claim=False)
 
 
 def _lease_release(channel_id: int, token: str) -> None:
@@ -325,15 +354,30 @@ def _attempt(message: OutboxMessage, route: Route) -> bool:
 
 
 def channel_wake(*, channel_id: int) -> None:
-    """Start delivering a channel whose messages are committed, unless a worker holds it."""
+    """Start delivering a channel whose messages are committed, unless a worker holds it or a task
+    started for it has not claimed it yet.
+
+    Either of them delivers the message, which is committed: the holder looks at the queue after
+    every message and again after releasing the lease (channel_deliver); the task's claim comes
+    after this look, so it reads the message as the channel's head, or loses to a holder that does.
+    Another task would only find the channel busy, and on a machine whose cores are all busy it
+    would hold up the delivery that matters. Writers that commit at the same moment (a burst of
+    commands to one CSO) thus start one task between them, not one each.
+    """
     from .tasks import deliver_channel
 
-    if channel_leased(channel_id=channel_id):
-        # The worker that holds the lease looks at the queue again after releasing it
-        # (channel_deliver), and the message is committed: a task of its own would only find the
-        # channel busy.
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    where = f"id = %s AND NOT wake_requested AND {_FREE}"
+    if not _update(DeliveryChannel, {"wake_requested": True}, where, [channel_id, now]):
         return
-    run_in_background(deliver_channel, channel_id)
+    try:
+        run_in_background(deliver_channel, channel_id)
+    except Exception:
+        # No task on its way (the broker is down): the request must not keep other writers from
+        # trying. The sweep starts the channel later, as for any task that never ran.
+        with contextlib.suppress(DatabaseError):
+            _update(DeliveryChannel, {"wake_requested": False}, "id = %s", [channel_id])
+        raise
 
 
 # Channels to which the hooks of the delivery run in progress on this thread wrote (a CSO's answer
@@ -413,9 +457,10 @@ def channel_deliver(*, channel_id: int) -> int:
     a lease, whichever comes first, so a partner that answers slowly cannot keep a worker from other
     channels; it re-enqueues itself to go on.
 
-    A writer does not start a delivery for a channel whose lease is held (services._schedule): the
-    holder looks at the queue once more after releasing the lease, so a message written while the
-    holder found the queue empty is delivered by the holder, without a task of its own.
+    A writer does not start a delivery for a channel whose lease is held, or whose task has not
+    claimed it yet (channel_wake): the holder looks at the queue once more after releasing the
+    lease, so a message written while the holder found the queue empty is delivered by the holder,
+    without a task of its own.
 
     The channels the hooks write to (a CSO's answer to a command goes to the CSP) are delivered by
     this worker once its channel is done (the broker's round trip and a task's overhead saved), or

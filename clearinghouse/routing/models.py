@@ -15,7 +15,8 @@ class DeliveryChannel(models.Model):
     """The ordered queue of messages to one partner in one role.
 
     A worker holds the channel's lease while it delivers, so one channel's messages go out one at a
-    time and in the order they were written, while other channels proceed in parallel.
+    time and in the order they were written, while other channels proceed in parallel. A channel
+    that nobody holds has at most one delivery task on its way (`wake_requested`).
     """
 
     partner = models.ForeignKey(
@@ -24,6 +25,10 @@ class DeliveryChannel(models.Model):
     role = models.CharField(max_length=3)
     lease_until = models.DateTimeField(null=True, blank=True)
     lease_token = models.CharField(max_length=32, blank=True)
+    # A delivery task was started for the channel and has not tried to claim it yet: writers that
+    # find it set start no other (delivery.channel_wake); every claim, won or lost, clears it. A
+    # default in the database too: processes of the previous release still create channels.
+    wake_requested = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         constraints = [

@@ -179,16 +179,6 @@ def head_due_at(*, channel_id: int) -> datetime | None:
     return value
 
 
-def channel_leased(*, channel_id: int) -> bool:
-    """Whether a worker holds the channel's lease now (an expired lease is held by nobody)."""
-    with statement_cursor(connection) as cursor:
-        cursor.execute(
-            f"SELECT 1 FROM {DeliveryChannel._meta.db_table} WHERE id = %s AND lease_until > %s",  # noqa: S608
-            [channel_id, connection.ops.adapt_datetimefield_value(timezone.now())],
-        )
-        return cursor.fetchone() is not None
-
-
 def due_channel_ids(*, limit: int = 1000) -> list[int]:
     """Channels whose head message is due and that no worker holds, the longest-waiting first.
 

@@ -63,7 +63,8 @@ def _schedule(channel_id: int) -> None:
     one task, not a thousand that each find the lease taken. Callbacks of a rolled-back savepoint
     leave run_on_commit, so a later write registers again. Robust: when the broker is down the
     caller's committed work stands and the sweep starts the delivery later. A channel whose lease
-    is held gets no task: its holder picks the message up (see channel_deliver).
+    is held gets no task, nor one whose task is on its way: the holder, or that task, picks the
+    message up (delivery.channel_wake).
     """
     connection = transaction.get_connection()
     if connection.in_atomic_block:

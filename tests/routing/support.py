@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import connection
 
-from clearinghouse.routing.models import OutboxMessage
+from clearinghouse.routing.models import DeliveryChannel, OutboxMessage
 from clearinghouse.routing.services import outbox_enqueue
 from clearinghouse.routing.tasks import deliver_channel
 from tests.support import Onboarded
@@ -186,10 +186,12 @@ def close_connection_after(fn: Callable[[], Any]) -> Callable[[], Any]:
 @contextmanager
 def queued_only() -> Iterator[None]:
     """Write messages without starting their delivery (outside a transaction, on_commit callbacks
-    run at once), so a test can start the workers itself."""
+    run at once), so a test can start the workers itself. The tasks that were never sent leave no
+    wake-up request behind: the next writer starts one, as after a lost task and a sweep."""
     original = deliver_channel.delay
     deliver_channel.delay = lambda *args, **kwargs: None  # type: ignore[method-assign]
     try:
         yield
     finally:
         deliver_channel.delay = original  # type: ignore[method-assign]
+        DeliveryChannel.objects.filter(wake_requested=True).update(wake_requested=False)

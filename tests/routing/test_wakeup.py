@@ -105,6 +105,86 @@ def test_the_holder_delivers_what_was_written_while_it_released_the_lease(
     assert DeliveryChannel.objects.get(pk=first.channel_id).lease_until is None
 
 
+@pytest.fixture
+def on_its_way(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The channels whose delivery task was sent to the broker, where it waits (not run)."""
+    calls: list[int] = []
+    monkeypatch.setattr(deliver_channel, "delay", lambda channel_id: calls.append(channel_id))
+    return calls
+
+
+def wake_requested(channel_id: int) -> bool:
+    return DeliveryChannel.objects.get(pk=channel_id).wake_requested
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writers_start_one_task_between_them_until_it_claims_the_channel(server, partner, on_its_way):
+    # A burst of messages to one partner while the first one's task waits for a worker.
+    messages = [send(partner, seq=i) for i in range(1, 4)]
+    channel_id = messages[0].channel_id
+    assert on_its_way == [channel_id]
+    assert wake_requested(channel_id)
+
+    # The task runs: it delivers all three, in order, and the channel takes requests again.
+    assert channel_deliver(channel_id=channel_id) == 3
+    assert [r.json()["seq"] for r in server.requests] == [1, 2, 3]
+    assert not wake_requested(channel_id)
+    send(partner, seq=4)
+    assert on_its_way == [channel_id, channel_id]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_that_finds_the_channel_held_clears_the_request(server, partner, on_its_way):
+    first = send(partner, seq=1)
+    channel_id = first.channel_id
+    lease(channel_id, 30)  # another worker (a sweep's task) took the channel first
+    assert channel_deliver(channel_id=channel_id) == 0  # the task loses the claim
+    assert not wake_requested(channel_id)
+    assert server.requests == []
+
+    # The holder went away without delivering (its lease expired): the next writer starts a task.
+    lease(channel_id, -1)
+    send(partner, seq=2)
+    assert on_its_way == [channel_id, channel_id]
+    assert channel_deliver(channel_id=channel_id) == 2
+    assert [r.json()["seq"] for r in server.requests] == [1, 2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_the_broker_refused_leaves_no_request_behind(server, partner, monkeypatch):
+    def broker_down(channel_id: int) -> None:
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(deliver_channel, "delay", broker_down)
+    first = send(partner, seq=1)
+    assert not wake_requested(first.channel_id)
+    assert state_of(first).state == State.PENDING
+
+    # The broker is back: the next writer's task delivers both.
+    monkeypatch.undo()
+    send(partner, seq=2)
+    assert [r.json()["seq"] for r in server.requests] == [1, 2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweep_delivers_a_channel_whose_task_was_lost(server, partner, on_its_way):
+    from clearinghouse.routing.tasks import routing_sweep
+
+    first = send(partner, seq=1)  # its task is lost with the worker that had taken it
+    channel_id = first.channel_id
+    send(partner, seq=2)
+    assert on_its_way == [channel_id]
+    assert wake_requested(channel_id)
+
+    on_its_way.clear()
+    assert routing_sweep() == 1
+    assert on_its_way == [channel_id]  # the sweep's task
+    assert channel_deliver(channel_id=channel_id) == 2
+    assert not wake_requested(channel_id)
+    send(partner, seq=3)
+    assert on_its_way == [channel_id, channel_id]
+
+
 def test_the_holder_does_not_look_again_behind_a_head_that_waits_for_its_retry(server, partner, monkeypatch):
     from tests.routing.support import reply
 
