@@ -75,6 +75,11 @@ class _OutsideApi:
         return super().__call__(request)  # type: ignore[misc]
 
 
+# The middleware classes above whose API requests pass straight through (the handler's API chain
+# leaves them out altogether, clearinghouse/handler.py).
+PASSES_API_THROUGH = _OutsideApi
+
+
 class SessionMiddleware(_OutsideApi, _SessionMiddleware):
     pass
 

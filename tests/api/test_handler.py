@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -83,3 +84,45 @@ def test_a_request_with_its_own_url_configuration_is_resolved_by_django(handler)
 
         set_urlconf(None)
     assert _resolved.cache_info().currsize == 0
+
+
+# --- the I3 API's middleware chain ----------------------------------------------------------------
+
+
+def _through_both(url: str):
+    """The same request through the API's chain and through Django's full chain."""
+    handler = HubWSGIHandler()
+    api = handler.get_response(RequestFactory().get(url))
+    full = handler._middleware_chain(RequestFactory().get(url))
+    return api, full
+
+
+@pytest.mark.django_db
+def test_an_api_answer_carries_the_same_headers_as_through_every_middleware() -> None:
+    api, full = _through_both("/api/i3/v1/ping")  # no token: the API's 401
+    assert api.status_code == full.status_code == 401
+    assert sorted(api.headers) == sorted(full.headers)
+    for name, value in full.headers.items():
+        if name != "X-Request-ID":
+            assert api.headers[name] == value
+    security = ("X-Content-Type-Options", "Referrer-Policy", "Cross-Origin-Opener-Policy", "X-Frame-Options")
+    for name in (*security, "Content-Length"):
+        assert name in api.headers
+    assert api.content == full.content
+
+
+@pytest.mark.django_db
+def test_an_api_path_without_its_slash_is_the_apis_404_not_a_redirect() -> None:
+    api, full = _through_both("/api/i3/v1/credentials")
+    assert full.status_code == 301  # CommonMiddleware's APPEND_SLASH
+    assert api.status_code == 404
+    assert json.loads(api.content)["error"]["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_pages_outside_the_api_keep_every_middleware() -> None:
+    handler = HubWSGIHandler()
+    answer = handler.get_response(RequestFactory().get("/admin"))
+    assert answer.status_code == 301 and answer["Location"] == "/admin/"
+    login = handler.get_response(RequestFactory().get("/admin/login/"))
+    assert login.status_code == 200 and "csrftoken" in login.cookies
