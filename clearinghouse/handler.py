@@ -69,7 +69,8 @@ class HubWSGIHandler(WSGIHandler):
         handler = convert_exception_to_response(self._get_response)
         for path in reversed(settings.MIDDLEWARE):
             middleware = import_string(path)
-            if path in API_SKIPS or issubclass(middleware, PASSES_API_THROUGH):
+            passes = isinstance(middleware, type) and issubclass(middleware, PASSES_API_THROUGH)
+            if path in API_SKIPS or passes:  # a middleware may also be a function factory
                 continue
             try:
                 instance = middleware(handler)
