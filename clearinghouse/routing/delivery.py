@@ -76,9 +76,13 @@ Head = tuple[OutboxMessage, Route]
 LeaseChange = tuple[dict[str, Any], str, list[Any]]
 
 
+# Nobody holds the lease: never claimed, released, or expired with a worker that died.
+_FREE = "(lease_until IS NULL OR lease_until < %s)"
+
+
 def _claim_change(channel_id: int, token: str) -> LeaseChange:
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    where = "id = %s AND (lease_until IS NULL OR lease_until < %s)"
+    where = f"id = %s AND {_FREE}"
     return {"lease_until": _lease_until(), "lease_token": token}, where, [channel_id, now]
 
 
@@ -87,9 +91,6 @@ def _claim_change(channel_id: int, token: str) -> LeaseChange:
 # the request set before the claim committed its message before it: a won claim reads that message
 # as the head, a lost one leaves it to the holder, which reads the queue again after every message
 # and once more after releasing the lease.
-_FREE = "(lease_until IS NULL OR lease_until < %s)"
-
-
 def _claim_sql(channel_id: int, token: str) -> tuple[str, list[Any]]:
     """The claim as one UPDATE that takes the lease when it is free and clears the wake-up request
     either way, RETURNING the holder's token; its parameters."""
