@@ -83,17 +83,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _gunicorn(*args: str, workers: int = 2, linger_ms: int | None = None):
+def _gunicorn(*args: str, workers: int = 2, procs: list | None = None):
     port = _free_port()
     argv = [
         str(GUNICORN), "tests.server.pid_app:application", "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers), "--threads", "2",
         "--worker-class", "clearinghouse.server.BalancedThreadWorker", "--log-level", "warning", *args,
     ]  # fmt: skip
-    env = dict(os.environ)
-    if linger_ms is not None:
-        env["WEB_LINGER_MS"] = str(linger_ms)
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if procs is not None:
+        procs.append(proc)
     try:
         workers_seen: set[str] = set()
         deadline = time.monotonic() + 30
@@ -122,9 +121,9 @@ def server(request):
 
 
 @pytest.fixture
-def lingering_server():
-    # One worker of two threads that wait a whole second on a connection for its next request.
-    yield from _gunicorn(workers=1, linger_ms=1000)
+def one_worker(request):
+    # One worker of two threads (and the extra gunicorn arguments a test names).
+    yield from _gunicorn(*getattr(request, "param", []), workers=1)
 
 
 def _get(port: int, path: str, conn: http.client.HTTPConnection | None = None) -> str:
@@ -168,56 +167,40 @@ def test_with_a_socket_per_worker_connections_are_served_without_waiting(server)
 
 
 @pytest.mark.slow
-def test_a_kept_alive_connection_is_served_by_the_thread_that_answered_it(lingering_server):
-    conn = http.client.HTTPConnection("127.0.0.1", lingering_server, timeout=10)
+def test_more_connections_than_threads_are_all_served_and_kept(one_worker):
+    # Twelve kept-alive connections on two threads: every request answered on its own socket
+    # (a raw socket: a closed connection fails the test instead of being opened again).
+    sockets = [socket.create_connection(("127.0.0.1", one_worker), timeout=10) for _ in range(12)]
     try:
-        served_by = [_get(lingering_server, "/thread", conn) for _ in range(20)]
+        for _ in range(5):
+            for sock in sockets:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: hub\r\n\r\n")
+            bodies = {body for sock in sockets for body in _read_responses(sock, 1)}
+            assert len(bodies) == 1  # the one worker
     finally:
-        conn.close()
-    # (The first may come while the worker still counts the start-up probe's connection.)
-    assert len(set(served_by[-10:])) == 1
+        for sock in sockets:
+            sock.close()
 
 
 @pytest.mark.slow
-def test_a_lingering_thread_leaves_a_thread_free_for_other_connections(lingering_server):
-    # The first connection's thread waits on it; the others share the second thread, each
-    # answered at once rather than after the first connection's wait.
-    connections = [http.client.HTTPConnection("127.0.0.1", lingering_server, timeout=10) for _ in range(4)]
-    try:
-        started = time.monotonic()
-        for _ in range(3):
-            for conn in connections:
-                _get(lingering_server, "/", conn)
-        assert time.monotonic() - started < 0.9
-    finally:
-        for conn in connections:
-            conn.close()
-
-
-@pytest.mark.slow
-def test_a_waiting_connection_takes_its_turn_from_a_lingering_one(lingering_server):
+def test_a_slow_request_leaves_the_other_thread_to_the_other_connections(one_worker):
     import threading
 
-    port = lingering_server
-    lingering = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    _get(port, "/", lingering)  # its thread now waits on it
+    port = one_worker
     slow = threading.Thread(target=lambda: _get(port, "/slow?1.0"))
-    slow.start()  # takes the other thread for a second
+    slow.start()  # holds one of the two threads for a second
     time.sleep(0.1)
-    answered: list[float] = []
-    started = time.monotonic()
-    waiting = threading.Thread(target=lambda: (_get(port, "/"), answered.append(time.monotonic() - started)))
-    waiting.start()  # no thread free: it waits in the pool's queue
-    time.sleep(0.1)
+    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(4)]
     try:
-        # The lingering connection's next request is served, and its thread then takes the
-        # waiting connection rather than wait on this one again.
-        _get(port, "/", lingering)
-        waiting.join(timeout=5)
-        assert answered and answered[0] < 0.6
+        started = time.monotonic()
+        for _ in range(5):
+            for conn in connections:
+                _get(port, "/", conn)
+        assert time.monotonic() - started < 0.7
     finally:
         slow.join(timeout=5)
-        lingering.close()
+        for conn in connections:
+            conn.close()
 
 
 def _read_responses(sock: socket.socket, count: int) -> list[bytes]:
@@ -244,19 +227,117 @@ def _read_responses(sock: socket.socket, count: int) -> list[bytes]:
 
 
 @pytest.mark.slow
-def test_pipelined_requests_are_all_answered(lingering_server):
-    with socket.create_connection(("127.0.0.1", lingering_server), timeout=10) as sock:
+def test_pipelined_requests_are_all_answered(one_worker):
+    with socket.create_connection(("127.0.0.1", one_worker), timeout=10) as sock:
         sock.sendall(b"GET /thread HTTP/1.1\r\nHost: hub\r\n\r\n" * 3)
         bodies = _read_responses(sock, 3)
-    assert len(set(bodies)) == 1  # one thread answered all three
+    assert len(set(bodies)) == 1  # one thread answered all three, in order
+
+
+def _closed_by_server_after(sock: socket.socket) -> float:
+    """Seconds until the server closes the connection (the socket reads its end)."""
+    started = time.monotonic()
+    sock.settimeout(15)
+    while sock.recv(65536):
+        pass
+    return time.monotonic() - started
 
 
 @pytest.mark.slow
-def test_a_connection_idle_past_the_wait_is_still_served(server):
+@pytest.mark.parametrize("one_worker", [["--keep-alive", "1"]], indirect=True)
+def test_a_kept_alive_connection_idle_past_the_timeout_is_closed(one_worker):
+    with socket.create_connection(("127.0.0.1", one_worker), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: hub\r\n\r\n")
+        _read_responses(sock, 1)
+        # One second of keep-alive, noticed within the main thread's next turn (a second).
+        assert 0.9 < _closed_by_server_after(sock) < 3.5
+    # The worker goes on serving.
+    assert _get(one_worker, "/")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("one_worker", [["--keep-alive", "1"]], indirect=True)
+def test_a_connection_that_never_sends_is_closed_and_holds_no_thread(one_worker):
+    silent = [socket.create_connection(("127.0.0.1", one_worker), timeout=10) for _ in range(3)]
+    try:
+        # More silent connections than threads: requests on other connections are still served.
+        assert _get(one_worker, "/")
+        # gthread's time for the first bytes (5 s) plus the keep-alive timeout, as gthread gives.
+        assert 5.5 < _closed_by_server_after(silent[0]) < 8.5
+    finally:
+        for sock in silent:
+            sock.close()
+
+
+@pytest.mark.slow
+def test_connections_the_clients_closed_leave_their_workers_count(server):
+    connections = [http.client.HTTPConnection("127.0.0.1", server, timeout=10) for _ in range(10)]
+    served_by = [_get(server, "/", conn) for conn in connections]
+    lighter = served_by[0]
+    for conn, pid in zip(connections, served_by, strict=True):
+        if pid == lighter:
+            conn.close()
+    time.sleep(0.3)  # the worker reads each end and closes its side
+    later = [http.client.HTTPConnection("127.0.0.1", server, timeout=10) for _ in range(4)]
+    try:
+        # That worker now holds none against its sibling's five: it takes every new connection.
+        assert {_get(server, "/", conn) for conn in later} == {lighter}
+    finally:
+        for conn in connections + later:
+            conn.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("one_worker", [["--worker-connections", "4"]], indirect=True)
+def test_connections_gunicorn_closed_itself_leave_the_count(one_worker):
+    # A worker stops accepting at 4 connections: one still counted per closed socket would stop
+    # it after four of these.
+    for _ in range(6):  # the application fails mid-answer: gunicorn closes the socket at once
+        with socket.create_connection(("127.0.0.1", one_worker), timeout=10) as sock:
+            sock.sendall(b"GET /broken HTTP/1.1\r\nHost: hub\r\n\r\n")
+            assert _closed_by_server_after(sock) < 5
+    assert _get(one_worker, "/")
+
+
+@pytest.mark.slow
+def test_a_request_cut_off_by_its_client_leaves_the_worker_serving(one_worker):
+    with socket.create_connection(("127.0.0.1", one_worker), timeout=10) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: hub\r\nContent-Length: 100\r\n\r\nabc")
+    for _ in range(4):  # both threads are free again
+        assert _get(one_worker, "/")
+
+
+@pytest.mark.slow
+def test_a_stopping_worker_answers_the_request_in_progress():
+    import threading
+
+    procs: list[subprocess.Popen] = []
+    server = _gunicorn(workers=1, procs=procs)
+    port = next(server)
+    answers: list[tuple[int, bytes]] = []
+
+    def slow_request() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/slow?1.0")
+        response = conn.getresponse()
+        answers.append((response.status, response.read()))
+
+    client = threading.Thread(target=slow_request)
+    client.start()
+    time.sleep(0.3)
+    procs[0].send_signal(signal.SIGTERM)
+    client.join(timeout=10)
+    assert [status for status, body in answers] == [200] and answers[0][1].isdigit()
+    assert procs[0].wait(timeout=15) == 0  # and the kept-alive connection did not hold it up
+    server.close()
+
+
+@pytest.mark.slow
+def test_a_connection_idle_between_requests_is_still_served(server):
     conn = http.client.HTTPConnection("127.0.0.1", server, timeout=10)
     try:
         first = _get(server, "/", conn)
-        time.sleep(0.05)  # well past the wait: the connection went back to the poller
+        time.sleep(0.5)
         assert _get(server, "/", conn) == first
     finally:
         conn.close()
