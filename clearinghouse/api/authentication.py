@@ -23,6 +23,7 @@ from clearinghouse.context import Actor, set_actor
 from clearinghouse.lib import signing
 
 from . import nonces, throttling
+from .headers import request_header
 from .nonces import nonce_claim
 from .principal import (
     Principal,
@@ -54,12 +55,19 @@ def request_targets(request: Any) -> list[str]:
     return targets
 
 
+_CHECKED = "_i3_signature_headers"
+
+
 def signature_headers(request: Any) -> tuple[str, str, str]:
-    """Timestamp, nonce and signature headers, checked for presence, form and freshness."""
-    headers = getattr(request, "_request", request).headers
-    timestamp = headers.get(signing.HEADER_TIMESTAMP, "")
-    nonce = headers.get(signing.HEADER_NONCE, "")
-    signature = headers.get(signing.HEADER_SIGNATURE, "")
+    """Timestamp, nonce and signature headers, checked for presence, form and freshness (once per
+    request: the answer is kept on it)."""
+    django_request = getattr(request, "_request", request)
+    checked = getattr(django_request, _CHECKED, None)
+    if checked is not None:
+        return checked
+    timestamp = request_header(django_request, signing.HEADER_TIMESTAMP, "")
+    nonce = request_header(django_request, signing.HEADER_NONCE, "")
+    signature = request_header(django_request, signing.HEADER_SIGNATURE, "")
     try:
         if not signature:
             raise signing.SignatureError(
@@ -69,7 +77,9 @@ def signature_headers(request: Any) -> tuple[str, str, str]:
         signing.check_freshness(timestamp, max_skew=settings.I3_SIGNATURE_MAX_SKEW_SECONDS)
     except signing.SignatureError as exc:
         raise SignatureFailed(detail=exc.message, code=exc.code) from None
-    return timestamp, nonce, signature
+    checked = (timestamp, nonce, signature)
+    setattr(django_request, _CHECKED, checked)
+    return checked
 
 
 def verify_signed_request(request: Any, *, secret: str, partner_id: int) -> None:

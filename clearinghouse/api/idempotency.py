@@ -23,6 +23,7 @@ from rest_framework.utils.encoders import JSONEncoder
 from clearinghouse.models import IdempotencyRecord
 
 from .errors import ApiError, Conflict
+from .headers import request_header
 
 HEADER = "Idempotency-Key"
 WAIT_SECONDS = 10.0
@@ -68,7 +69,7 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
 
     @wraps(handler)
     def wrapper(self: Any, request: Any, *args: Any, **kwargs: Any) -> Response:
-        key = request.headers.get(HEADER)
+        key = request_header(request, HEADER)
         if key is None:
             return handler(self, request, *args, **kwargs)
         if not (1 <= len(key) <= 255) or not key.isascii() or not key.isprintable():

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from clearinghouse.api.errors import ApiError
 from clearinghouse.api.fastjson import BulkJSONParser, BulkJSONRenderer
+from clearinghouse.api.headers import request_header
 from clearinghouse.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from clearinghouse.api.idempotency import idempotent
 from clearinghouse.api.pagination import I3CursorPagination, paginated
@@ -192,7 +193,7 @@ class CredentialIssueView(I3APIView):
     def post(self, request: Request) -> Response:
         # Not the generic idempotency decorator: it would keep the answer, and this answer holds
         # values that must not be stored. The key is kept on the credential instead.
-        key = request.headers.get(IDEMPOTENCY_HEADER, "")
+        key = request_header(request, IDEMPOTENCY_HEADER, "")
         if key and (len(key) > 255 or not key.isascii() or not key.isprintable()):
             raise ApiError(
                 "invalid_idempotency_key",
@@ -268,7 +269,7 @@ class AuthorizationCreateView(I3APIView):
         )
         headers: dict[str, str] = {}
         if outcome.pending:
-            wait = prefer_wait(request.headers.get("Prefer"))
+            wait = prefer_wait(request_header(request, "Prefer"))
             if wait is not None:
                 headers["Preference-Applied"] = f"wait={wait}"
                 record = selectors.authorization_wait(
