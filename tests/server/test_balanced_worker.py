@@ -316,29 +316,6 @@ def test_a_slow_request_leaves_the_other_thread_to_the_other_connections(one_wor
             conn.close()
 
 
-def _read_responses(sock: socket.socket, count: int) -> list[bytes]:
-    """The bodies of the next `count` responses on the socket (each with a Content-Length)."""
-    buffer, bodies = b"", []
-    while len(bodies) < count:
-        head, sep, rest = buffer.partition(b"\r\n\r\n")
-        length = next(
-            (
-                int(line.split(b":")[1])
-                for line in head.split(b"\r\n")
-                if line.lower().startswith(b"content-length:")
-            ),
-            None,
-        )
-        if sep and length is not None and len(rest) >= length:
-            bodies.append(rest[:length])
-            buffer = rest[length:]
-            continue
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed after {len(bodies)} responses"
-        buffer += chunk
-    return bodies
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("one_worker", [["--keep-alive", "1"]], indirect=True)
 def test_a_kept_alive_connection_idle_past_the_timeout_is_closed(one_worker):
