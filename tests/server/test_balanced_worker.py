@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -204,7 +205,6 @@ def test_a_lingering_thread_leaves_a_thread_free_for_other_connections(lingering
 
 @pytest.mark.slow
 def test_a_waiting_connection_takes_its_turn_from_a_lingering_one(lingering_server):
-    import threading
 
     port = lingering_server
     lingering = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -297,7 +297,6 @@ def test_more_connections_than_threads_are_all_served_and_kept(one_worker):
 
 @pytest.mark.slow
 def test_a_slow_request_leaves_the_other_thread_to_the_other_connections(one_worker):
-    import threading
 
     port = one_worker
     slow = threading.Thread(target=lambda: _get(port, "/slow?1.0"))
@@ -382,7 +381,6 @@ def test_a_request_cut_off_by_its_client_leaves_the_worker_serving(one_worker):
 
 @pytest.mark.slow
 def test_a_stopping_worker_answers_the_request_in_progress():
-    import threading
 
     procs: list[subprocess.Popen] = []
     server = _gunicorn(workers=1, procs=procs)
