@@ -18,9 +18,15 @@ it is still waiting after that (a sibling stuck in a long request never delays a
 than the window). Connections therefore alternate between the workers, however quickly each one
 wakes.
 
-A pool thread that has answered a request on a kept-alive connection waits up to `LINGER_MS`
-(environment `WEB_LINGER_MS`, 2 by default) for that connection's next request and serves it
-itself, rather than giving the connection back to the poller thread after every request.
+Pool threads wait on the connections themselves. gthread's poller thread watches every kept-alive
+connection and hands each request to the thread pool, and the pool hands the connection back
+through a pipe when the answer is out: per request, two wake-ups of other threads that each wait
+for the interpreter lock, two changes to the poller, and a future. Here each connection is
+registered once in an epoll set shared by the worker's pool threads, armed for one event at a
+time (`EPOLLONESHOT`): the kernel wakes one idle pool thread when a request arrives, that thread
+serves it and re-arms the connection. The worker's main thread accepts, balances and closes
+connections idle past the keep-alive timeout; it no longer touches a request. Linux only, as
+epoll is (the production image and every machine the hub runs on).
 
 Run it with `gunicorn --worker-class clearinghouse.server.BalancedThreadWorker --threads N` and
 without `--reuse-port` (docker/entrypoint.sh does). Importing this module does not import Django.
@@ -28,32 +34,34 @@ without `--reuse-port` (docker/entrypoint.sh does). Importing this module does n
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import ctypes
+import errno
 import os
 import select
+import socket
 import threading
 import time
 from multiprocessing.sharedctypes import RawArray, RawValue
 
 from gunicorn.config import Config
-from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.gthread import (
+    DEFAULT_WORKER_DATA_TIMEOUT,
+    STOP_KEEPALIVE_LINGER,
+    TConn,
+    ThreadWorker,
+)
 
 # Seconds a worker leaves a waiting connection to a less loaded sibling before accepting it itself.
 HANDOVER_WINDOW = 0.005
 
-# Milliseconds a pool thread that answered a kept-alive request waits on the connection for the
-# next one before it gives the connection back to the poller thread (0: it never waits).
-LINGER_MS = int(os.environ.get("WEB_LINGER_MS", "2"))
+# A connection is armed for one event: the pool thread the kernel wakes for it is its only reader
+# until that thread arms it again.
+_WATCH = select.EPOLLIN | select.EPOLLONESHOT
 
 _FREE = 0
 _RESERVED = -1  # claimed by the master for a worker not yet running
-
-
-def _readable(sock, timeout_ms: int) -> bool:
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    return bool(poller.poll(timeout_ms))
 
 
 def _alive(pid: int) -> bool:
@@ -155,10 +163,13 @@ class BalancedThreadWorker(ThreadWorker):
         self.slot = self.table.reserve() if balanced else None
         self._handover_since = 0.0  # when this worker last left a waiting connection to a sibling
         self._next_heartbeat = 0.0
-        self._engaged = 0  # pool threads serving or lingering on a connection
-        self._engaged_lock = threading.Lock()
+        self._connections: dict[int, TConn] = {}  # by file descriptor: every open connection
+        self._lock = threading.Lock()  # guards the table, nr_conns and each connection's `idle`
+        self._epoll = None
+        self._serving = False
 
     def init_process(self) -> None:
+        self._epoll = select.epoll()
         if self.slot is not None:
             self.table.occupy(self.slot, os.getpid())
         self.cfg = settled_config(self.cfg)
@@ -166,16 +177,21 @@ class BalancedThreadWorker(ThreadWorker):
         super().init_process()
 
     def run(self) -> None:
+        self._serving = True
+        for number in range(self.cfg.threads):
+            threading.Thread(target=self._serve_forever, name=f"serve-{number}", daemon=True).start()
         try:
-            super().run()
+            super().run()  # gthread's loop: accept, timeouts, graceful stop
         finally:
+            self._serving = False
             if self.slot is not None:
                 self.table.release(self.slot, os.getpid())
 
     def notify(self) -> None:
-        # Once per turn of the event loop (two or more per request): the count the siblings read
-        # follows closes and timeouts. The heartbeat the master watches (a system call that stamps
-        # a file) is sent once a second, or every quarter of a shorter timeout, not on every turn.
+        # Once per turn of the main thread's loop: an accept, or a second without one. The
+        # heartbeat the master watches (a system call that stamps a file) is sent once a second,
+        # or every quarter of a shorter timeout, not on every turn. The count the siblings read
+        # is also published at every accept and close.
         now = time.monotonic()
         if now >= self._next_heartbeat:
             super().notify()
@@ -183,41 +199,122 @@ class BalancedThreadWorker(ThreadWorker):
         if self.slot is not None:
             self.table.publish(self.slot, self.nr_conns)
 
-    def handle(self, conn):
-        # A kept-alive connection's next request usually follows its answer within a fraction of a
-        # millisecond. gthread gives the connection back to the poller thread after every request
-        # and the poller hands it to a pool thread again when the request arrives: two wake-ups
-        # of other threads, each waiting for the interpreter lock, and the Python work of the
-        # poller's bookkeeping. The thread that answered waits for the next request itself
-        # instead, for LINGER_MS at most, while the worker holds fewer connections than threads
-        # (each can keep one, and one stays free for the poller's new connections). A worker
-        # holding more lets its connections take turns as gthread does: a thread waiting on one
-        # connection would leave others waiting, unseen by a poller that is itself waiting for
-        # the interpreter lock. A request already read into the parser's buffer (pipelined) is
-        # served at once.
-        with self._engaged_lock:
-            self._engaged += 1
-        try:
-            keepalive = super().handle(conn)
-            while keepalive is True and self.alive and LINGER_MS and self._may_linger():
-                if not conn.parser.unreader.buf.getvalue() and not _readable(conn.sock, LINGER_MS):
-                    break
-                keepalive = super().handle(conn)
-            return keepalive
-        finally:
-            with self._engaged_lock:
-                self._engaged -= 1
-
-    def _may_linger(self) -> bool:
-        threads = self.cfg.threads
-        return self.nr_conns < threads and self._engaged < threads  # this thread is engaged
+    # --- connections: accepted by the main thread, served by whichever pool thread wakes ---------
 
     def accept(self, listener) -> None:
         if self._hand_over():
             return
-        super().accept(listener)
+        try:
+            client, address = listener.accept()
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        conn = TConn(self.cfg, client, address, listener.getsockname())
+        # gthread gives a new connection DEFAULT_WORKER_DATA_TIMEOUT for its first bytes in a pool
+        # thread, then the keep-alive timeout on the poller: the same time here, without the thread.
+        conn.timeout = time.monotonic() + DEFAULT_WORKER_DATA_TIMEOUT + self.cfg.keepalive
+        conn.ended = False  # shut down by the main thread, for a pool thread to close
+        self._watch(conn, new=True)
+
+    def _watch(self, conn, new: bool = False) -> None:
+        if new:
+            conn.fd = conn.sock.fileno()  # kept: a socket closed by gunicorn's handler reads -1
+        fd = conn.fd
+        with self._lock:
+            if new:
+                if self._connections.get(fd) is not None:
+                    # gunicorn's handler closed that connection's socket itself (an SSL end, a
+                    # response cut off) and the kernel reused its number before its thread got
+                    # here to forget it: it is gone.
+                    self.nr_conns -= 1
+                self._connections[fd] = conn
+                self.nr_conns += 1
+            conn.idle = True  # armed and unclaimed: the keep-alive timeout applies
+        try:
+            if new:
+                self._epoll.register(fd, _WATCH)
+            else:
+                self._epoll.modify(fd, _WATCH)
+        except OSError:
+            self._close(conn)
+            return
+        if new and self.slot is not None:
+            self.table.publish(self.slot, self.nr_conns)
+
+    def _serve_forever(self) -> None:
+        """A pool thread: wait for any armed connection to turn readable, serve it, arm it again."""
+        epoll, connections, lock = self._epoll, self._connections, self._lock
+        while self._serving:
+            try:
+                events = epoll.poll(1.0, 1)
+            except OSError:
+                if not self._serving:
+                    return
+                raise
+            for fd, _ in events:
+                with lock:
+                    conn = connections.get(fd)
+                    if conn is None or not conn.idle:
+                        continue
+                    conn.idle = False  # claimed: only this thread reads it until it arms it again
+                try:
+                    self._serve(conn)
+                except Exception:  # the thread must outlive any one connection
+                    self.log.exception("Error serving a connection")
+                    self._close(conn)
+
+    def _serve(self, conn) -> None:
+        conn.data_ready = True  # the kernel said so: gthread's handle() need not wait for bytes
+        keepalive = self.handle(conn)
+        # A request already read into the parser's buffer (pipelined, or read ahead while a body
+        # was drained) no longer makes the socket readable: serve it now.
+        while keepalive is True and conn.parser.unreader.buf.getvalue():
+            keepalive = self.handle(conn)
+        if keepalive is True:
+            conn.set_timeout()
+            if not self.alive:  # stopping: answer what comes soon with "Connection: close"
+                conn.timeout = min(conn.timeout, time.monotonic() + STOP_KEEPALIVE_LINGER)
+            self._watch(conn)
+        else:
+            self._close(conn, graceful=keepalive is False)
+
+    def _close(self, conn, graceful: bool = False) -> None:
+        with self._lock:
+            if self._connections.get(conn.fd) is not conn:
+                return  # forgotten already
+            del self._connections[conn.fd]
+            self.nr_conns -= 1
         if self.slot is not None:
             self.table.publish(self.slot, self.nr_conns)
+        if conn.sock.fileno() != -1:  # else closed by the handler, which took it off the epoll set
+            with contextlib.suppress(OSError, ValueError):
+                self._epoll.unregister(conn.fd)
+            conn.close(graceful=graceful)
+
+    def murder_keepalived(self, force: bool = False) -> None:
+        """Close the connections idle past their timeout (all of them with `force`).
+
+        The main thread never closes a connection itself: its descriptor could be reused by the
+        next accept while a pool thread is still about to read an event for it. It shuts an idle
+        connection down, which makes it readable: the pool thread that the kernel wakes for it
+        reads the end and closes it, as it would a connection the client closed.
+        """
+        now = time.monotonic()
+        with self._lock:
+            for conn in self._connections.values():
+                if (force or (conn.idle and conn.timeout <= now)) and not conn.ended:
+                    conn.ended = True
+                    with contextlib.suppress(OSError):
+                        conn.sock.shutdown(socket.SHUT_RDWR)
+
+    def murder_pending(self) -> None:
+        pass  # no connection waits on the main thread: murder_keepalived covers new ones too
+
+    def _cap_keepalive(self, deadline: float) -> None:
+        with self._lock:
+            for conn in self._connections.values():
+                conn.timeout = min(conn.timeout, deadline)
 
     def _hand_over(self) -> bool:
         """Whether to leave the waiting connection to a sibling that holds fewer."""
