@@ -28,6 +28,15 @@ serves it and re-arms the connection. The worker's main thread accepts, balances
 connections idle past the keep-alive timeout; it no longer touches a request. Linux only, as
 epoll is (the production image and every machine the hub runs on).
 
+Each worker can keep to a CPU of its own (`WEB_CPU_PINNING`): the master gives a new worker the
+usable CPU that the fewest live workers hold, and the worker binds itself to it before its threads
+start. Left to the scheduler, two workers on two cores were often moved between them (about one
+migration per request at 32 connections, each leaving the interpreter's working set behind in the
+other core's caches), or shared one core for a while with PostgreSQL on the other. `auto` (the
+default) pins only where that cannot crowd anything else: as many workers as the process may use
+CPUs, and no cgroup quota below that; `on` always pins (more workers than CPUs take turns on them);
+`off` never does.
+
 Run it with `gunicorn --worker-class clearinghouse.server.BalancedThreadWorker --threads N` and
 without `--reuse-port` (docker/entrypoint.sh does). Importing this module does not import Django.
 """
@@ -62,6 +71,48 @@ _WATCH = select.EPOLLIN | select.EPOLLONESHOT
 
 _FREE = 0
 _RESERVED = -1  # claimed by the master for a worker not yet running
+_UNPINNED = -1
+
+PINNING_MODES = ("auto", "on", "off")
+CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"
+
+
+def pinning_mode() -> str:
+    mode = os.environ.get("WEB_CPU_PINNING", "auto").strip().lower() or "auto"
+    if mode not in PINNING_MODES:
+        raise ValueError(f"WEB_CPU_PINNING must be one of {', '.join(PINNING_MODES)}, not {mode!r}")
+    return mode
+
+
+def usable_cpus() -> list[int]:
+    """The CPUs this process may run on (its affinity, which a container's cpuset narrows)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return []
+    return sorted(os.sched_getaffinity(0))
+
+
+def cgroup_cpu_quota(path: str = CGROUP_CPU_MAX) -> float | None:
+    """The CPUs' worth of time the process's cgroup (v2) allows per period, None without a limit."""
+    try:
+        with open(path) as handle:
+            fields = handle.read().split()
+    except OSError:
+        return None
+    if len(fields) != 2 or fields[0] == "max":
+        return None
+    try:
+        return int(fields[0]) / int(fields[1])
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def pinning_cpus(mode: str, workers: int, cpus: list[int], quota: float | None) -> list[int]:
+    """The CPUs workers are pinned to (empty: none pinned)."""
+    if mode == "off" or not cpus:
+        return []
+    if mode == "auto" and (workers != len(cpus) or (quota is not None and quota < len(cpus))):
+        return []
+    return cpus
 
 
 def _alive(pid: int) -> bool:
@@ -86,6 +137,7 @@ class ConnectionTable:
         self.slots = slots
         self._pids = RawArray(ctypes.c_longlong, slots)
         self._conns = RawArray(ctypes.c_longlong, slots)
+        self._cpus = RawArray(ctypes.c_int, [_UNPINNED] * slots)
         self._used = RawValue(ctypes.c_int, 0)  # slots at or above this index were never used
 
     def reserve(self) -> int | None:
@@ -95,9 +147,30 @@ class ConnectionTable:
             if holder == _FREE or (holder > 0 and not _alive(holder)):
                 self._pids[slot] = _RESERVED
                 self._conns[slot] = 0
+                self._cpus[slot] = _UNPINNED
                 self._used.value = max(self._used.value, slot + 1)
                 return slot
         return None
+
+    def assign_cpu(self, slot: int, cpus: list[int]) -> int | None:
+        """Give the reserved `slot` the CPU of `cpus` that the fewest other live workers hold (the
+        lowest on a tie); called in the master, like reserve()."""
+        if not cpus:
+            return None
+        held = dict.fromkeys(cpus, 0)
+        for other in range(self._used.value):
+            holder, cpu = self._pids[other], self._cpus[other]
+            if other == slot or cpu not in held or holder == _FREE:
+                continue
+            if holder == _RESERVED or _alive(holder):
+                held[cpu] += 1
+        chosen = min(cpus, key=lambda cpu: (held[cpu], cpu))
+        self._cpus[slot] = chosen
+        return chosen
+
+    def cpu_of(self, slot: int) -> int | None:
+        cpu = self._cpus[slot]
+        return None if cpu == _UNPINNED else cpu
 
     def occupy(self, slot: int, pid: int) -> None:
         self._conns[slot] = 0
@@ -106,6 +179,7 @@ class ConnectionTable:
     def release(self, slot: int, pid: int) -> None:
         if self._pids[slot] in (pid, _RESERVED):
             self._conns[slot] = 0
+            self._cpus[slot] = _UNPINNED
             self._pids[slot] = _FREE
 
     def publish(self, slot: int, connections: int) -> None:
@@ -161,6 +235,10 @@ class BalancedThreadWorker(ThreadWorker):
         # With --reuse-port each worker has a socket of its own: nothing to hand over to a sibling.
         balanced = self.table is not None and not self.cfg.reuse_port
         self.slot = self.table.reserve() if balanced else None
+        self.cpu: int | None = None  # the CPU this worker keeps to (None: wherever it is scheduled)
+        if self.slot is not None:
+            cpus = pinning_cpus(pinning_mode(), self.cfg.workers, usable_cpus(), cgroup_cpu_quota())
+            self.cpu = self.table.assign_cpu(self.slot, cpus)
         self._handover_since = 0.0  # when this worker last left a waiting connection to a sibling
         self._next_heartbeat = 0.0
         self._connections: dict[int, TConn] = {}  # by file descriptor: every open connection
@@ -172,6 +250,13 @@ class BalancedThreadWorker(ThreadWorker):
         self._epoll = select.epoll()
         if self.slot is not None:
             self.table.occupy(self.slot, os.getpid())
+        if self.cpu is not None:
+            # Still this process's only thread: every thread started from here on inherits it.
+            try:
+                os.sched_setaffinity(0, {self.cpu})
+            except OSError as exc:
+                self.log.warning("Worker %s left unpinned: CPU %s refused (%s)", os.getpid(), self.cpu, exc)
+                self.cpu = None
         self.cfg = settled_config(self.cfg)
         self.log.cfg = self.cfg
         super().init_process()

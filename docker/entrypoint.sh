@@ -25,6 +25,8 @@ case "$1" in
     # gthread workers on one shared socket, each new connection taken by the worker that holds the
     # fewest (clearinghouse/server.py); not --reuse-port, whose kernel hash can put most of a
     # partner's keep-alive connections on one worker while the other idles.
+    # Each worker keeps to a CPU of its own where that crowds nothing else (WEB_CPU_PINNING=auto:
+    # as many workers as CPUs the container may use).
     exec gunicorn clearinghouse.wsgi:application --bind 0.0.0.0:8000 \
       --workers "${WEB_WORKERS:-2}" --threads "${WEB_THREADS:-6}" \
       --worker-class clearinghouse.server.BalancedThreadWorker \

@@ -28,7 +28,7 @@ from clearinghouse.lib.i3client import I3Client  # noqa: E402
 VENV_BIN = REPO / ".venv" / "bin"
 API = "/api/i3/v1"
 UNLIMITED = "1000000/s"
-_PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
+_PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "WEB_CPU_PINNING")
 
 
 @dataclass

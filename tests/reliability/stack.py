@@ -323,7 +323,7 @@ class Hub:
 
     # processes
 
-    def start_web(self, *, workers: int = 2, threads: int = 4) -> Process:
+    def start_web(self, *, workers: int = 2, threads: int = 6) -> Process:
         argv = [
             str(BIN / "gunicorn"), "clearinghouse.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(workers), "--threads", str(threads), "--worker-class",

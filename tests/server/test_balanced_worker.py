@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from clearinghouse.server import BalancedThreadWorker, ConnectionTable, settled_config
+from clearinghouse.server import (
+    BalancedThreadWorker,
+    ConnectionTable,
+    cgroup_cpu_quota,
+    pinning_cpus,
+    pinning_mode,
+    settled_config,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = Path(sys.executable).with_name("gunicorn")
@@ -84,14 +91,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _gunicorn(*args: str, workers: int = 2, procs: list | None = None):
+def _gunicorn(*args: str, workers: int = 2, procs: list | None = None, env: dict | None = None):
     port = _free_port()
     argv = [
         str(GUNICORN), "tests.server.pid_app:application", "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers), "--threads", "2",
         "--worker-class", "clearinghouse.server.BalancedThreadWorker", "--log-level", "warning", *args,
     ]  # fmt: skip
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    environ = {**os.environ, **(env or {})}
+    proc = subprocess.Popen(argv, cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if procs is not None:
         procs.append(proc)
     try:
@@ -412,3 +420,100 @@ def test_the_settled_configuration_answers_every_setting_as_gunicorns_does():
     assert "keepalive" in settled.__dict__ and "keepalive" not in cfg.__dict__
     with pytest.raises(AttributeError):
         settled.no_such_setting  # noqa: B018
+
+
+# --- CPU pinning --------------------------------------------------------------------------------
+
+
+def test_auto_pins_only_as_many_workers_as_usable_cpus_without_a_lower_quota():
+    assert pinning_cpus("auto", 2, [0, 1], None) == [0, 1]
+    assert pinning_cpus("auto", 2, [2, 5], 2.0) == [2, 5]
+    assert pinning_cpus("auto", 2, [0, 1], 1.5) == []  # a quota: the time is shared, not the CPUs
+    assert pinning_cpus("auto", 2, list(range(16)), None) == []  # a big host: the scheduler spreads
+    assert pinning_cpus("auto", 4, [0, 1], None) == []
+
+
+def test_on_always_pins_and_off_never():
+    assert pinning_cpus("on", 4, [0, 1], None) == [0, 1]
+    assert pinning_cpus("on", 2, list(range(16)), 1.0) == list(range(16))
+    assert pinning_cpus("off", 2, [0, 1], None) == []
+    assert pinning_cpus("on", 2, [], None) == []  # no affinity to read: nothing to pin to
+
+
+def test_the_pinning_mode_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv("WEB_CPU_PINNING", raising=False)
+    assert pinning_mode() == "auto"
+    monkeypatch.setenv("WEB_CPU_PINNING", " Off ")
+    assert pinning_mode() == "off"
+    monkeypatch.setenv("WEB_CPU_PINNING", "sometimes")
+    with pytest.raises(ValueError, match="WEB_CPU_PINNING"):
+        pinning_mode()
+
+
+def test_the_cgroup_quota_is_read_as_cpus(tmp_path):
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text("150000 100000\n")
+    assert cgroup_cpu_quota(str(cpu_max)) == 1.5
+    cpu_max.write_text("max 100000\n")
+    assert cgroup_cpu_quota(str(cpu_max)) is None
+    cpu_max.write_text("garbage\n")
+    assert cgroup_cpu_quota(str(cpu_max)) is None
+    assert cgroup_cpu_quota(str(tmp_path / "absent")) is None
+
+
+def test_each_new_worker_gets_the_cpu_the_fewest_live_workers_hold():
+    table = ConnectionTable(slots=8)
+    first, second = table.reserve(), table.reserve()
+    assert (table.assign_cpu(first, [0, 1]), table.assign_cpu(second, [0, 1])) == (0, 1)
+    table.occupy(first, os.getpid())
+    table.occupy(second, os.getppid())
+    # A reload: the new workers start beside the old ones, one on each CPU.
+    third, fourth = table.reserve(), table.reserve()
+    assert (table.assign_cpu(third, [0, 1]), table.assign_cpu(fourth, [0, 1])) == (0, 1)
+    # The old ones leave; the new worker on CPU 0 dies; its replacement takes the lowest free slot
+    # (the old first worker's) and CPU 0 again, not CPU 1 where the other live worker is.
+    table.release(first, os.getpid())
+    table.release(second, os.getppid())
+    table.occupy(fourth, os.getppid())
+    table.release(third, 0)  # still reserved: freed as a worker that never started
+    replacement = table.reserve()
+    assert replacement == first and table.assign_cpu(replacement, [0, 1]) == 0
+    assert table.cpu_of(replacement) == 0 and table.cpu_of(fourth) == 1
+    table.release(replacement, 0)
+    assert table.cpu_of(replacement) is None
+    assert table.assign_cpu(replacement, []) is None
+
+
+def test_a_dead_workers_cpu_counts_for_nothing():
+    table = ConnectionTable(slots=4)
+    gone = table.reserve()
+    table.assign_cpu(gone, [0, 1])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    table.occupy(gone, dead.pid)  # a worker killed without its clean-up, on CPU 0
+    live = table.reserve()
+    assert table.assign_cpu(live, [0, 1]) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_pinned_workers_serve_from_cpus_of_their_own():
+    cpus = sorted(os.sched_getaffinity(0))[:2]
+    for port in _gunicorn(workers=2, env={"WEB_CPU_PINNING": "on"}):
+        connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(4)]
+        try:
+            answers = {_get(port, "/cpus", conn) for conn in connections}
+        finally:
+            for conn in connections:
+                conn.close()
+    by_worker = dict(answer.split(":") for answer in answers)
+    assert len(by_worker) == 2
+    assert sorted(by_worker.values()) == [str(cpu) for cpu in cpus]
+
+
+@pytest.mark.slow
+def test_unpinned_workers_keep_every_cpu():
+    everything = ",".join(str(cpu) for cpu in sorted(os.sched_getaffinity(0)))
+    for port in _gunicorn(workers=2, env={"WEB_CPU_PINNING": "off"}):
+        answer = _get(port, "/cpus")
+    assert answer.split(":")[1] == everything
