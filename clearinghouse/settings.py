@@ -140,6 +140,9 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "hub"}}
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport, with a closed channel's failure made recoverable (clearinghouse/broker.py).
+    CELERY_BROKER_TRANSPORT = "clearinghouse.broker:Transport"
 # Without a broker the tasks run in the process that enqueues them; the scheduler (celery beat)
 # then runs periodic jobs in its own process, so `make run` needs no Redis.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
